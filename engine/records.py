@@ -1,0 +1,153 @@
+"""Typed shape of one CloudTrail record, as the decoder sees it.
+
+These ``msgspec`` structs are the single description of the record: the decoder (``decode.py``) uses them to
+parse JSON without building dicts, the Arrow conversion (``arrowize.py``) walks them to build columns, and
+``schema.py`` derives the warehouse schema from them. Field names are CloudTrail's own.
+
+Design choices, each for speed or faithfulness:
+
+- JSON blobs whose shape differs for every API (``requestParameters``, ``responseElements`` ...) are
+  ``msgspec.Raw``: the original bytes, never parsed, stored as JSON text byte for byte.
+- Nested objects default to one shared empty instance per type (``MISSING``), so the column builder can walk
+  dotted paths without ``None`` checks and still tell "absent" (``is MISSING``) from ``{}``.
+- ``forbid_unknown_fields``: a record with a key we do not know fails the fast path and goes through the
+  slow path, which keeps that key in ``extraFields`` instead of dropping it silently.
+- ``gc=False``: parsed records hold no reference cycles, so the cyclic GC need not track them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import msgspec
+
+Raw = msgspec.Raw
+ABSENT_RAW = msgspec.Raw(b"")
+
+_OPTS = dict(forbid_unknown_fields=True, gc=False, frozen=True)
+
+
+class SessionIssuer(msgspec.Struct, **_OPTS):
+    type: Optional[str] = None
+    principalId: Optional[str] = None
+    arn: Optional[str] = None
+    accountId: Optional[str] = None
+    userName: Optional[str] = None
+
+
+class SessionAttributes(msgspec.Struct, **_OPTS):
+    creationDate: Optional[str] = None
+    mfaAuthenticated: Optional[str] = None
+
+
+class SessionContext(msgspec.Struct, **_OPTS):
+    attributes: SessionAttributes = SessionAttributes()
+    sessionIssuer: SessionIssuer = SessionIssuer()
+    webIdFederationData: Raw = ABSENT_RAW
+    sourceIdentity: Optional[str] = None
+    ec2RoleDelivery: Optional[str] = None
+    assumedRoot: Optional[str] = None
+
+
+class OnBehalfOf(msgspec.Struct, **_OPTS):
+    userId: Optional[str] = None
+    identityStoreArn: Optional[str] = None
+
+
+class UserIdentity(msgspec.Struct, **_OPTS):
+    type: Optional[str] = None
+    principalId: Optional[str] = None
+    arn: Optional[str] = None
+    accountId: Optional[str] = None
+    accessKeyId: Optional[str] = None
+    userName: Optional[str] = None
+    invokedBy: Optional[str] = None
+    credentialId: Optional[str] = None
+    identityProvider: Optional[str] = None
+    sessionContext: SessionContext = SessionContext()
+    onBehalfOf: OnBehalfOf = OnBehalfOf()
+    inScopeOf: Raw = ABSENT_RAW
+
+
+class Resource(msgspec.Struct, **_OPTS):
+    ARN: Optional[str] = None
+    accountId: Optional[str] = None
+    type: Optional[str] = None
+
+
+class TlsDetails(msgspec.Struct, **_OPTS):
+    tlsVersion: Optional[str] = None
+    cipherSuite: Optional[str] = None
+    clientProvidedHostHeader: Optional[str] = None
+
+
+class Record(msgspec.Struct, **_OPTS):
+    """One CloudTrail event. Field order is the warehouse column order."""
+
+    eventVersion: Optional[str] = None
+    userIdentity: UserIdentity = UserIdentity()
+    eventTime: Optional[str] = None
+    eventSource: Optional[str] = None
+    eventName: Optional[str] = None
+    awsRegion: Optional[str] = None
+    sourceIPAddress: Optional[str] = None
+    userAgent: Optional[str] = None
+    errorCode: Optional[str] = None
+    errorMessage: Optional[str] = None
+    requestParameters: Raw = ABSENT_RAW
+    responseElements: Raw = ABSENT_RAW
+    additionalEventData: Raw = ABSENT_RAW
+    requestID: Optional[str] = None
+    eventID: Optional[str] = None
+    readOnly: Optional[bool] = None
+    resources: Optional[list[Resource]] = None
+    eventType: Optional[str] = None
+    apiVersion: Optional[str] = None
+    managementEvent: Optional[bool] = None
+    recipientAccountId: Optional[str] = None
+    serviceEventDetails: Raw = ABSENT_RAW
+    sharedEventID: Optional[str] = None
+    vpcEndpointId: Optional[str] = None
+    vpcEndpointAccountId: Optional[str] = None
+    eventCategory: Optional[str] = None
+    tlsDetails: TlsDetails = TlsDetails()
+    sessionCredentialFromConsole: Optional[str] = None
+    addendum: Raw = ABSENT_RAW
+    edgeDeviceDetails: Raw = ABSENT_RAW
+    insightDetails: Raw = ABSENT_RAW
+
+
+def struct_fields(struct: type) -> list[tuple[str, Any]]:
+    """``(name, default)`` of every field of a record struct, in order (``NODEFAULT`` when required)."""
+    names = struct.__struct_fields__
+    defaults = struct.__struct_defaults__
+    return list(zip(names, (msgspec.NODEFAULT,) * (len(names) - len(defaults)) + tuple(defaults)))
+
+
+def _absent_instances() -> dict[type, msgspec.Struct]:
+    found: dict[type, msgspec.Struct] = {}
+    for cls in (Record, UserIdentity, SessionContext):
+        for default in cls.__struct_defaults__:
+            if isinstance(default, msgspec.Struct):
+                assert type(default) not in found, "one absent instance per nested type"
+                found[type(default)] = default
+    return found
+
+
+#: The one shared "absent" instance of each nested struct type (the field defaults above).
+MISSING: dict[type, msgspec.Struct] = _absent_instances()
+
+#: Fields every stored record must have (non-empty strings).
+REQUIRED = ("eventID", "eventTime", "eventSource", "eventName")
+
+
+class Envelope(msgspec.Struct, gc=False):
+    """``{"Records": [...]}``, the body of every CloudTrail log file in S3."""
+
+    Records: list[Record]
+
+
+class RawEnvelope(msgspec.Struct, gc=False):
+    """The same envelope with records left unparsed, for the record-by-record slow path."""
+
+    Records: list[Raw]

@@ -1,0 +1,1 @@
+"""Seeded generator of synthetic CloudTrail archives in the S3 export layout."""
