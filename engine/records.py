@@ -73,6 +73,7 @@ class Resource(msgspec.Struct, **_OPTS):
     ARN: Optional[str] = None
     accountId: Optional[str] = None
     type: Optional[str] = None
+    ARNPrefix: Optional[str] = None  # S3 ListObjects names its objects by prefix instead of ARN
 
 
 class TlsDetails(msgspec.Struct, **_OPTS):

@@ -50,7 +50,8 @@ DOCS: dict[str, str] = {
     "requestID": "Request id the service generated.",
     "eventID": "Unique id of the event; the deduplication key (within its eventDate).",
     "readOnly": "Whether the operation is read-only.",
-    "resources": "Resources the event names: list of {ARN, accountId, type}.",
+    "resources": "Resources the event names: list of {ARN, accountId, type, ARNPrefix} (S3 object listings "
+    "give an ARNPrefix instead of an ARN).",
     "eventType": "AwsApiCall, AwsServiceEvent, AwsConsoleAction, AwsConsoleSignIn ...",
     "apiVersion": "API version, for some services.",
     "managementEvent": "True for management events, false for data events.",

@@ -65,14 +65,18 @@ def is_s3(source: str) -> bool:
     return source.startswith("s3://")
 
 
-def expand(sources: Iterable[str]) -> Iterator[SourceEntry]:
+def expand(sources: Iterable[str], *, exclude: str | os.PathLike[str] | None = None) -> Iterator[SourceEntry]:
     """Every file the SOURCE arguments name, each once, in a stable order per source.
 
-    Raises :class:`SourceError` for a source that names nothing (missing path, glob without matches).
+    Local files under ``exclude`` (the warehouse itself, when it lies inside a source directory) are never
+    listed. Raises :class:`SourceError` for a source that names nothing (missing path, glob without matches).
     """
     seen: set[str] = set()
+    excluded = os.path.join(os.path.abspath(exclude), "") if exclude is not None else None
     for source in sources:
         for entry in _expand_one(source):
+            if excluded is not None and entry.uri.startswith(excluded):
+                continue
             if entry.uri not in seen:
                 seen.add(entry.uri)
                 yield entry

@@ -1,0 +1,138 @@
+"""Worker processes for the ingest, each with its own task queue (so ``flush`` reaches every worker).
+
+``workers=1`` runs the same :class:`~trailsmith.worker.Worker` in this process: no start-up cost, no
+pickling, and the simplest stack traces. With more, each worker is a ``spawn``-ed process (``fork`` after
+DuckDB or boto3 have started threads is unsafe) that keeps at most two tasks queued, so the fastest worker
+gets the most work.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import traceback
+from collections import deque
+from typing import Any, Iterable, Iterator
+
+from trailsmith.errors import TrailsmithError
+from trailsmith.sources import SourceEntry
+from trailsmith.worker import FlushResult, TaskResult, Worker, WorkerOptions
+
+_IN_FLIGHT = 2
+_POLL_SECONDS = 0.5
+
+
+class WorkerCrashed(TrailsmithError):
+    """A worker process died or raised: the batch is not committed."""
+
+
+def _serve(worker_id: int, tasks: Any, results: Any) -> None:
+    worker: Worker | None = None
+    while True:
+        kind, payload = tasks.get()
+        try:
+            if kind == "begin":
+                worker = Worker(payload)
+                continue
+            if kind == "stop":
+                return
+            assert worker is not None
+            if kind == "task":
+                results.put((worker_id, "task", worker.process(payload)))
+            elif kind == "flush":
+                results.put((worker_id, "flush", worker.flush()))
+        except BaseException:  # reported to the parent, which stops the run with this text
+            results.put((worker_id, "error", traceback.format_exc()))
+            return
+
+
+class Pool:
+    """Runs batches of tasks on ``size`` workers (see module docstring)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._inline: Worker | None = None
+        self._processes: list[Any] = []
+        self._task_queues: list[Any] = []
+        self._results: Any = None
+        if self.size > 1:
+            context = multiprocessing.get_context("spawn")
+            self._results = context.Queue()
+            for worker_id in range(self.size):
+                tasks = context.Queue()
+                process = context.Process(target=_serve, args=(worker_id, tasks, self._results), daemon=True)
+                process.start()
+                self._processes.append(process)
+                self._task_queues.append(tasks)
+
+    def begin(self, options: list[WorkerOptions]) -> None:
+        """Start a batch: each worker gets its own options (its own staging names)."""
+        if self.size == 1:
+            self._inline = Worker(options[0])
+            return
+        for tasks, worker_options in zip(self._task_queues, options):
+            tasks.put(("begin", worker_options))
+
+    def run(self, tasks: Iterable[list[SourceEntry]]) -> Iterator[TaskResult]:
+        """Run every task; yields results as they complete (not in task order)."""
+        if self.size == 1:
+            assert self._inline is not None
+            for task in tasks:
+                yield self._inline.process(task)
+            return
+        todo = deque(tasks)
+        in_flight = [0] * self.size
+        for worker_id in range(self.size):
+            for _ in range(_IN_FLIGHT):
+                if todo:
+                    self._task_queues[worker_id].put(("task", todo.popleft()))
+                    in_flight[worker_id] += 1
+        while any(in_flight):
+            worker_id, kind, payload = self._receive()
+            in_flight[worker_id] -= 1
+            if todo:
+                self._task_queues[worker_id].put(("task", todo.popleft()))
+                in_flight[worker_id] += 1
+            yield payload
+
+    def flush(self) -> list[FlushResult]:
+        if self.size == 1:
+            assert self._inline is not None
+            return [self._inline.flush()]
+        for tasks in self._task_queues:
+            tasks.put(("flush", None))
+        return [self._receive()[2] for _ in range(self.size)]
+
+    def _receive(self) -> tuple[int, str, Any]:
+        while True:
+            try:
+                worker_id, kind, payload = self._results.get(timeout=_POLL_SECONDS)
+            except queue.Empty:
+                dead = [p for p in self._processes if not p.is_alive()]
+                if dead:
+                    raise WorkerCrashed(
+                        f"a worker process died (exit code {dead[0].exitcode})",
+                        hint="Nothing of this batch was committed; if it ran out of memory, use fewer --workers",
+                    ) from None
+                continue
+            if kind == "error":
+                raise WorkerCrashed(f"a worker failed:\n{payload}")
+            return worker_id, kind, payload
+
+    def close(self) -> None:
+        for tasks in self._task_queues:
+            try:
+                tasks.put(("stop", None))
+            except (OSError, ValueError):
+                pass
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+        self._processes.clear()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,102 @@
+"""A run killed with SIGKILL at any moment leaves no partial data visible; the next run completes exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from events import event, s3_key, write_records
+
+import trailsmith
+from trailsmith.warehouse import Warehouse
+
+FILES, PER_FILE = 48, 400
+
+_RUN = """
+import sys, trailsmith
+trailsmith.ingest([sys.argv[1]], sys.argv[2], workers=int(sys.argv[3]), batch_bytes=int(sys.argv[4]))
+"""
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("archive")
+    for n in range(FILES):
+        # every file also repeats two events of the previous one: duplicates cross batches
+        ids = list(range(n * PER_FILE, (n + 1) * PER_FILE)) + ([n * PER_FILE - 1, n * PER_FILE - 2] if n else [])
+        write_records(root / s3_key(1 + n % 3, n), [event(i) for i in ids])
+    return root
+
+
+def expected_ids() -> set[str]:
+    return {event(i)["eventID"] for i in range(FILES * PER_FILE)}
+
+
+def visible_state(warehouse: Path) -> tuple[set[str], set[str]]:
+    """(event ids visible, URIs of files recorded as ingested), through the public read path."""
+    if not Warehouse(warehouse).exists():
+        return set(), set()
+    connection = trailsmith.connect(warehouse)
+    ids = {r[0] for r in connection.execute("SELECT eventID FROM events").fetchall()}
+    count = connection.execute("SELECT count(*) FROM events").fetchone()[0]
+    sources = {r[0] for r in connection.execute("SELECT uri FROM sources").fetchall()}
+    connection.close()
+    assert count == len(ids), "a duplicate became visible"
+    return ids, sources
+
+
+def ids_in_files(uris: set[str]) -> set[str]:
+    ids: set[str] = set()
+    for uri in uris:
+        import gzip
+
+        ids.update(r["eventID"] for r in json.loads(gzip.decompress(Path(uri).read_bytes()))["Records"])
+    return ids
+
+
+def start(archive: Path, warehouse: Path, workers: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", _RUN, str(archive), str(warehouse), str(workers), str(48 * 1024)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_minus_nine_at_any_moment(tmp_path: Path, archive: Path, workers: int) -> None:
+    warehouse = tmp_path / "wh"
+    # time one full run, then kill runs at spread-out moments of it (several kills before one completes)
+    begin = time.perf_counter()
+    start(archive, tmp_path / "timing", workers).wait()
+    full = time.perf_counter() - begin
+    kills = 0
+    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.97):
+        process = start(archive, warehouse, workers)
+        time.sleep(full * fraction * 0.9)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            kills += 1
+        process.wait()
+        ids, sources = visible_state(warehouse)
+        # what is visible is exactly the events of the files recorded as read: whole batches or nothing
+        assert ids == ids_in_files(sources)
+    assert kills >= 3
+    final = start(archive, warehouse, workers)
+    assert final.wait() == 0, final.stderr.read().decode() if final.stderr else ""
+    ids, sources = visible_state(warehouse)
+    assert ids == expected_ids()
+    assert len(sources) == FILES
+    snapshot = Warehouse(warehouse).snapshot()
+    on_disk = {p.relative_to(warehouse).as_posix() for p in (warehouse / "events").rglob("*") if p.is_file()}
+    assert on_disk == {f.path for f in snapshot.files}, "files of killed runs were left behind"
+    assert sum(pq.ParquetFile(warehouse / f.path).metadata.num_rows for f in snapshot.files) == len(expected_ids())
+    assert not any((warehouse / "_trailsmith" / "staging").iterdir())

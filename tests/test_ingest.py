@@ -1,0 +1,290 @@
+"""Ingest: every input form, bad input, duplicates, re-runs, incremental appends, concurrency."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from events import event, s3_key, write_records
+
+import trailsmith
+from trailsmith.errors import BadInputError, WarehouseBusyError
+from trailsmith.warehouse import Warehouse
+
+
+def rows(warehouse: Path, sql: str) -> list[tuple]:
+    connection = trailsmith.connect(warehouse)
+    try:
+        return connection.execute(sql).fetchall()
+    finally:
+        connection.close()
+
+
+def event_ids(warehouse: Path) -> list[str]:
+    return [r[0] for r in rows(warehouse, "SELECT eventID FROM events ORDER BY eventID")]
+
+
+@pytest.mark.parametrize(
+    ("form", "gz"),
+    [("records", True), ("records", False), ("array", True), ("array", False), ("lines", True), ("lines", False)],
+)
+def test_every_input_form_gives_the_same_events(tmp_path: Path, form: str, gz: bool) -> None:
+    records = [event(n) for n in range(5)]
+    write_records(tmp_path / "in" / f"file.json{'.gz' if gz else ''}", records, form=form, gz=gz)
+    report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert (report.files_read, report.events_new, report.quarantined) == (1, 5, 0)
+    stored = rows(
+        tmp_path / "wh",
+        "SELECT eventID, eventName, principalArn, userIdentity.sessionContext.sessionIssuer.userName, "
+        "resources[1].ARN, requestParameters, eventDate, strftime(eventTime, '%Y-%m-%dT%H:%M:%SZ') FROM events "
+        "ORDER BY eventID",
+    )
+    for record, row in zip(records, stored):
+        assert row[0] == record["eventID"]
+        assert row[1] == "GetObject"
+        assert row[2] == "arn:aws:iam::012345678901:role/ci/Builder"
+        assert row[3] == "Builder"
+        assert row[4] == record["resources"][0]["ARN"]
+        assert json.loads(row[5]) == record["requestParameters"]
+        assert row[6].isoformat() == record["eventTime"][:10]
+        assert row[7] == record["eventTime"]
+
+
+def test_a_single_event_object_is_read(tmp_path: Path) -> None:
+    (tmp_path / "one.json").write_text(json.dumps(event(7)))
+    report = trailsmith.ingest([str(tmp_path / "one.json")], tmp_path / "wh", workers=1)
+    assert report.events_new == 1
+    assert event_ids(tmp_path / "wh") == [event(7)["eventID"]]
+
+
+def test_json_blobs_are_stored_byte_for_byte(tmp_path: Path) -> None:
+    text = (
+        '{"Records": [{"eventID": "e1", "eventTime": "2024-03-01T00:00:00Z", "eventSource": "iam.amazonaws.com", '
+        '"eventName": "PutRolePolicy", "requestParameters": {"roleName" : "r",  "policyDocument": "{\\"a\\": 1}", '
+        '"n": 1.50, "u": "\\u00e9t\\u00e9"}, "responseElements": null, "additionalEventData": {"x":[1, 2 ,3]}}]}'
+    )
+    (tmp_path / "blob.json").write_text(text)
+    trailsmith.ingest([str(tmp_path / "blob.json")], tmp_path / "wh", workers=1)
+    [(request, response, additional)] = rows(
+        tmp_path / "wh", "SELECT requestParameters, responseElements, additionalEventData FROM events"
+    )
+    assert request == '{"roleName" : "r",  "policyDocument": "{\\"a\\": 1}", "n": 1.50, "u": "\\u00e9t\\u00e9"}'
+    assert response is None
+    assert additional == '{"x":[1, 2 ,3]}'
+
+
+def test_unknown_keys_are_kept_in_extra_fields(tmp_path: Path) -> None:
+    record = event(1, **{"@version": "1", "newField": {"a": [1]}})
+    record["userIdentity"]["futureKey"] = "x"
+    write_records(tmp_path / "f.json.gz", [record, event(2)])
+    report = trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
+    assert report.events_new == 2
+    extras = rows(tmp_path / "wh", "SELECT eventID, extraFields FROM events ORDER BY eventID")
+    assert json.loads(extras[0][1]) == {"@version": "1", "newField": {"a": [1]}, "userIdentity.futureKey": "x"}
+    assert extras[1][1] is None
+
+
+def test_forwarder_timestamp_stands_in_for_a_missing_event_time(tmp_path: Path) -> None:
+    record = event(3)
+    del record["eventTime"]
+    record["@timestamp"] = "2024-03-02T10:00:00.000Z"
+    write_records(tmp_path / "f.jsonl", [record], form="lines", gz=False)
+    report = trailsmith.ingest([str(tmp_path / "f.jsonl")], tmp_path / "wh", workers=1)
+    assert (report.events_new, report.time_from_timestamp, report.quarantined) == (1, 1, 0)
+    [(when, extra)] = rows(tmp_path / "wh", "SELECT strftime(eventTime, '%Y-%m-%d %H:%M'), extraFields FROM events")
+    assert when == "2024-03-02 10:00"
+    assert json.loads(extra) == {"@timestamp": "2024-03-02T10:00:00.000Z"}
+
+
+BAD_FILES = {
+    "truncated.json.gz": (gzip.compress(json.dumps({"Records": [event(1)]}).encode())[:-12], "corrupt or truncated gzip"),
+    "garbage.json": (b"this is not json at all", "not JSON"),
+    "broken.json": (b'{"Records": [{"eventID": ', "not valid JSON"),
+    "empty.json.gz": (b"", "empty file"),
+    "blank.json": (b"  \n\n ", "only whitespace"),
+    "no-events.json": (b'{"hello": "world"}', "JSON object without CloudTrail events"),
+    "records-not-list.json": (b'{"Records": {"eventID": "x"}}', "'Records' is not a JSON array"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_FILES))
+def test_bad_files_are_quarantined_with_their_reason(tmp_path: Path, name: str) -> None:
+    data, reason = BAD_FILES[name]
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / name).write_bytes(data)
+    write_records(tmp_path / "in" / "good.json.gz", [event(1)])
+    report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert report.events_new == 1  # the good file still goes in
+    [(source, problem)] = report.quarantined_files
+    assert source.endswith(name) and reason in problem
+    [(q_source, q_index, q_reason, stored)] = rows(
+        tmp_path / "wh", "SELECT sourceFile, recordIndex, reason, storedFile FROM quarantine"
+    )
+    assert (q_source, q_index, q_reason) == (source, None, problem)
+    assert (tmp_path / "wh" / stored).read_bytes() == data  # kept aside byte for byte
+    assert stored.startswith("quarantine/files/")
+
+
+BAD_RECORDS = [
+    ({"eventTime": "2024-03-01T00:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}, "no eventID"),
+    ({"eventID": "id-1", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}, "no eventTime"),
+    ({**event(50), "eventName": 42}, "wrong type: Expected `str | null`, got `int` - at `$.eventName`"),
+    ({**event(51), "readOnly": "yes"}, "at `$.readOnly`"),
+    ({**event(52), "eventTime": "yesterday"}, "is not an ISO 8601 time"),
+    ({**event(53), "eventTime": "2024-03-01T00:00:00"}, "has no time zone"),
+    ({**event(54), "eventID": ""}, "no eventID"),
+    ([1, 2], "record is a JSON array, not an object"),
+    ("text", "record is a JSON string, not an object"),
+]
+
+
+@pytest.mark.parametrize("form", ["records", "array", "lines"])
+def test_bad_records_are_quarantined_and_their_neighbours_kept(tmp_path: Path, form: str) -> None:
+    records = [event(0)] + [bad for bad, _ in BAD_RECORDS] + [event(1)]
+    write_records(tmp_path / "mixed.json.gz", records, form=form)
+    report = trailsmith.ingest([str(tmp_path / "mixed.json.gz")], tmp_path / "wh", workers=1)
+    assert report.events_new == 2
+    assert event_ids(tmp_path / "wh") == sorted([event(0)["eventID"], event(1)["eventID"]])
+    reasons = {index: reason for _, index, reason in report.quarantined_records}
+    assert sorted(reasons) == list(range(1, len(BAD_RECORDS) + 1))
+    for index, (bad, expected) in enumerate(BAD_RECORDS, start=1):
+        assert expected in reasons[index], (index, reasons[index])
+    kept = rows(tmp_path / "wh", "SELECT recordIndex, rawRecord FROM quarantine ORDER BY recordIndex")
+    assert [json.loads(raw) for _, raw in kept] == [bad for bad, _ in BAD_RECORDS]
+
+
+def test_strict_mode_fails_and_commits_nothing(tmp_path: Path) -> None:
+    write_records(tmp_path / "in" / "good.json.gz", [event(1)])
+    (tmp_path / "in" / "bad.json").write_bytes(b"nope")
+    with pytest.raises(BadInputError) as caught:
+        trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1, strict=True)
+    assert caught.value.problems[0][0].endswith("bad.json")
+    assert "bad.json" in str(caught.value)
+    assert event_ids(tmp_path / "wh") == []
+    # without --strict the same input goes in, and the good file was not marked as read by the failed run
+    report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert (report.events_new, len(report.quarantined_files)) == (1, 1)
+
+
+def test_digest_insight_and_non_log_files_are_skipped_and_counted(tmp_path: Path) -> None:
+    root = tmp_path / "AWSLogs" / "012345678901"
+    write_records(root / "CloudTrail" / "eu-west-1" / "2024" / "03" / "01" / "a.json.gz", [event(1)])
+    digest = {"awsAccountId": "012345678901", "digestStartTime": "x", "digestEndTime": "y", "digestS3Bucket": "b",
+              "digestS3Object": "o", "logFiles": []}
+    (root / "CloudTrail-Digest" / "eu-west-1").mkdir(parents=True)
+    (root / "CloudTrail-Digest" / "eu-west-1" / "d_CloudTrail-Digest_x.json.gz").write_bytes(
+        gzip.compress(json.dumps(digest).encode())
+    )
+    write_records(root / "CloudTrail-Insight" / "eu-west-1" / "i.json.gz", [event(2, eventType="AwsCloudTrailInsight")])
+    (tmp_path / "README.txt").write_text("not a log")
+    # a digest file under a log-like name is recognised by its content
+    (root / "misnamed.json").write_text(json.dumps(digest))
+    report = trailsmith.ingest([str(tmp_path)], tmp_path / "wh", workers=1)
+    assert report.skipped == {"digest": 2, "insight": 1, "other": 1}
+    assert report.events_new == 1 and report.quarantined == 0
+
+
+def test_insight_records_inside_a_log_file_are_counted_not_stored(tmp_path: Path) -> None:
+    write_records(tmp_path / "f.json.gz", [event(1), event(2, eventType="AwsCloudTrailInsight")])
+    report = trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
+    assert (report.events_new, report.insight_records) == (1, 1)
+
+
+def test_duplicates_are_stored_once_within_and_across_runs(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    write_records(source / s3_key(1, 1), [event(n) for n in range(10)] + [event(3)])  # a repeat inside a file
+    write_records(source / s3_key(1, 2), [event(n) for n in range(5, 15)])  # redelivery overlap
+    report = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (report.events_read, report.events_new, report.events_duplicate) == (21, 15, 6)
+    assert event_ids(tmp_path / "wh") == sorted(event(n)["eventID"] for n in range(15))
+    # the copy kept is the one from the first file in URI order
+    kept = dict(rows(tmp_path / "wh", "SELECT eventID, sourceFile FROM events"))
+    assert kept[event(7)["eventID"]].endswith(s3_key(1, 1))
+    # a later run that delivers known events again adds nothing
+    write_records(source / s3_key(2, 3), [event(n) for n in range(0, 20)])
+    report = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (report.files_read, report.files_already_ingested, report.events_new, report.events_duplicate) == (1, 2, 5, 15)
+    assert len(event_ids(tmp_path / "wh")) == 20
+
+
+def test_rerun_adds_nothing_and_new_files_are_picked_up(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    for n in range(3):
+        write_records(source / s3_key(1, n), [event(10 * n + k) for k in range(10)])
+    first = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    snapshot = Warehouse(tmp_path / "wh").snapshot()
+    again = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (first.events_new, again.events_new, again.files_read, again.files_already_ingested) == (30, 0, 0, 3)
+    assert Warehouse(tmp_path / "wh").snapshot() == snapshot  # not even a new commit
+    write_records(source / s3_key(2, 9), [event(100 + k) for k in range(4)])
+    more = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (more.files_read, more.events_new) == (1, 4)
+    assert len(event_ids(tmp_path / "wh")) == 34
+
+
+def test_a_changed_file_is_read_again_but_adds_only_new_events(tmp_path: Path) -> None:
+    path = write_records(tmp_path / "f.json.gz", [event(1), event(2)])
+    trailsmith.ingest([str(path)], tmp_path / "wh", workers=1)
+    write_records(path, [event(1), event(2), event(3)])
+    report = trailsmith.ingest([str(path)], tmp_path / "wh", workers=1)
+    assert (report.files_read, report.events_new, report.events_duplicate) == (1, 1, 2)
+
+
+def test_two_workers_and_many_batches_give_the_same_table(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    for n in range(40):
+        write_records(source / s3_key(1 + n % 3, n), [event(7 * n + k) for k in range(25)])
+    one = trailsmith.ingest([str(source)], tmp_path / "one", workers=1)
+    two = trailsmith.ingest([str(source)], tmp_path / "two", workers=2, batch_bytes=4096)
+    assert two.commits > 5
+    assert one.events_new == two.events_new == len({7 * n + k for n in range(40) for k in range(25)})
+    query = "SELECT eventID, eventTime, principalArn, requestParameters FROM events ORDER BY eventID"
+    assert rows(tmp_path / "one", query) == rows(tmp_path / "two", query)
+
+
+def test_small_files_of_a_partition_are_compacted(tmp_path: Path) -> None:
+    source = tmp_path / "in"
+    for n in range(12):
+        write_records(source / s3_key(1, n), [event(3 * (20 * n + k)) for k in range(20)])
+    trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per file
+    snapshot = Warehouse(tmp_path / "wh").snapshot()
+    assert snapshot.version == 12
+    assert len(snapshot.files) <= 5  # never more than MAX_SMALL_FILES + 1 small files per date
+    on_disk = sorted(p.relative_to(tmp_path / "wh").as_posix() for p in (tmp_path / "wh" / "events").rglob("*.parquet"))
+    assert on_disk == sorted(f.path for f in snapshot.files)  # replaced files are gone
+    assert len(event_ids(tmp_path / "wh")) == 240
+
+
+def test_a_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
+    write_records(tmp_path / "f.json.gz", [event(1)])
+    warehouse = Warehouse(tmp_path / "wh")
+    warehouse.create()
+    with warehouse.lock():
+        with pytest.raises(WarehouseBusyError, match="another ingest is writing to it"):
+            trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
+    assert trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1).events_new == 1
+
+
+def test_a_directory_that_is_not_a_warehouse_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    write_records(tmp_path / "in" / "f.json.gz", [event(1)])
+    with pytest.raises(trailsmith.TrailsmithError, match="not a trailsmith warehouse"):
+        trailsmith.ingest([str(tmp_path / "in")], tmp_path, workers=1)
+
+
+def test_missing_source_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(trailsmith.TrailsmithError, match="no such file or directory"):
+        trailsmith.ingest([str(tmp_path / "nope")], tmp_path / "wh", workers=1)
+    with pytest.raises(trailsmith.TrailsmithError, match="matches no files"):
+        trailsmith.ingest([str(tmp_path / "*.json.gz")], tmp_path / "wh", workers=1)
+
+
+def test_globs_select_files(tmp_path: Path) -> None:
+    write_records(tmp_path / "a" / "x.json.gz", [event(1)])
+    write_records(tmp_path / "b" / "y.json.gz", [event(2)])
+    report = trailsmith.ingest([str(tmp_path / "a" / "*.json.gz")], tmp_path / "wh", workers=1)
+    assert report.events_new == 1
+    report = trailsmith.ingest([str(tmp_path / "**" / "*.json.gz")], tmp_path / "wh", workers=1)
+    assert (report.events_new, report.files_already_ingested) == (1, 1)
