@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from isal import igzip
+from isal import isal_zlib
 
-from trailsmith.records import MISSING, Envelope, RawEnvelope, Record, Resource, struct_fields
+from trailsmith.records import LAZY, MISSING, Envelope, RawEnvelope, Record, Resource, struct_fields
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
@@ -73,13 +73,29 @@ class DecodedFile:
 
 
 def decompress(data: bytes) -> bytes:
-    """Gunzip ``data`` if it is gzip (by magic number, not by name), else return it unchanged."""
+    """Gunzip ``data`` if it is gzip (by magic number, not by name), else return it unchanged.
+
+    Uses ISA-L's zlib interface directly: on archives of small files its per-call cost is half that of
+    ``igzip.decompress``. Concatenated gzip members are joined; truncation or trailing bytes reject the file.
+    """
     if not data.startswith(_GZIP_MAGIC):
         return data
+    parts: list[bytes] = []
+    rest = data
     try:
-        return igzip.decompress(data)
-    except (EOFError, OSError, ValueError) as exc:  # isal raises EOFError for truncation, BadGzipFile else
+        while True:
+            inflater = isal_zlib.decompressobj(wbits=31)
+            parts.append(inflater.decompress(rest))
+            if not inflater.eof:
+                raise FileRejected("corrupt or truncated gzip (the compressed data ends before its end marker)")
+            rest = inflater.unused_data
+            if not rest:
+                break
+            if not rest.startswith(_GZIP_MAGIC):
+                raise FileRejected(f"corrupt gzip ({len(rest)} bytes of garbage after the compressed data)")
+    except isal_zlib.error as exc:
         raise FileRejected(f"corrupt or truncated gzip ({exc})") from None
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def decode_file(data: bytes) -> DecodedFile:
@@ -228,12 +244,12 @@ def decode_record_slow(raw: bytes) -> tuple[Record, bytes | None, int]:
         if kind is None:
             extras[key] = raw_value
         elif isinstance(kind, type):  # a nested struct: drop nulls, keep unknown keys aside
-            cleaned_value = _clean(value[key], kind, key, extras)
+            cleaned_value = clean_struct(value[key], kind, key, extras)
             if cleaned_value is not None:
                 cleaned[key] = cleaned_value
         elif kind == "resources" and isinstance(value[key], list):
             cleaned[key] = [
-                _clean(item, Resource, f"{key}[{i}]", extras) if isinstance(item, dict) else item
+                clean_struct(item, Resource, f"{key}[{i}]", extras) if isinstance(item, dict) else item
                 for i, item in enumerate(value[key])
             ]
         else:
@@ -249,7 +265,7 @@ def decode_record_slow(raw: bytes) -> tuple[Record, bytes | None, int]:
     return record, (_encoder.encode(extras) if extras else None), from_timestamp
 
 
-def _clean(value: Any, struct: type, path: str, extras: dict[str, Any]) -> Any:
+def clean_struct(value: Any, struct: type, path: str, extras: dict[str, Any]) -> Any:
     """``value`` with keys unknown to ``struct`` moved to ``extras`` under dotted paths; null -> None."""
     if not isinstance(value, dict):
         return value  # wrong type: let the typed decode name it
@@ -261,7 +277,7 @@ def _clean(value: Any, struct: type, path: str, extras: dict[str, Any]) -> Any:
         elif item is None and isinstance(nested[key], type):
             continue
         elif isinstance(nested[key], type):
-            out[key] = _clean(item, nested[key], f"{path}.{key}", extras)
+            out[key] = clean_struct(item, nested[key], f"{path}.{key}", extras)
         elif nested[key] == "raw":
             out[key] = msgspec.Raw(_encoder.encode(item))
         else:
@@ -285,7 +301,7 @@ def _field_kinds(struct: type) -> dict[str, Any]:
 
 
 _FIELD_KINDS = _field_kinds(Record)
-_NESTED = {struct: _field_kinds(struct) for struct in (*MISSING, Resource)}
+_NESTED = {struct: _field_kinds(struct) for struct in (*MISSING, *LAZY.values(), Resource)}
 
 
 def _json_kind(raw: msgspec.Raw) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import pyarrow as pa
 
-from trailsmith.records import Record, Resource, struct_fields
+from trailsmith.records import LAZY, Record, Resource, struct_fields
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 
@@ -78,6 +78,8 @@ DOCS: dict[str, str] = {
 
 def arrow_type(struct: type, name: str, default: Any) -> pa.DataType:
     """Arrow type of field ``name`` of record struct ``struct``, from its declaration."""
+    if struct is Record and name in LAZY:
+        return struct_type(LAZY[name])
     if isinstance(default, msgspec.Struct):
         return struct_type(type(default))
     if isinstance(default, msgspec.Raw):

@@ -26,8 +26,32 @@ from trailsmith.records import Record
 from trailsmith.schema import EVENTS_SCHEMA, PARTITION_COLUMN
 from trailsmith.sources import SourceEntry
 
-#: Parquet settings of every data file in the warehouse.
-PARQUET_OPTIONS = dict(compression="zstd", compression_level=3, write_statistics=True)
+#: Columns whose values are (nearly) unique per event: dictionary encoding would only cost time there.
+_UNIQUE_COLUMNS = frozenset(
+    {"eventID", "requestID", "sharedEventID", "requestParameters", "responseElements", "additionalEventData",
+     "serviceEventDetails", "errorMessage", "addendum", "edgeDeviceDetails", "insightDetails", "extraFields"}
+)
+
+
+def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
+    path = f"{prefix}{field.name}"
+    if pa.types.is_struct(field.type):
+        return [leaf for child in field.type for leaf in _leaf_paths(child, f"{path}.")]
+    if pa.types.is_list(field.type):
+        return _leaf_paths(pa.field("element", field.type.value_type), f"{path}.list.")
+    return [path]
+
+
+#: Parquet settings of every data file in the warehouse: zstd level 1 (level 3 costs 20% more time for 5%
+#: less space on CloudTrail), dictionaries only where values repeat (names, ARNs, regions ...).
+PARQUET_OPTIONS = dict(
+    compression="zstd",
+    compression_level=1,
+    write_statistics=True,
+    use_dictionary=[
+        leaf for field in EVENTS_SCHEMA if field.name not in _UNIQUE_COLUMNS for leaf in _leaf_paths(field)
+    ],
+)
 ROW_GROUP_ROWS = 128 * 1024
 _CONVERT_RECORDS = 16 * 1024
 
