@@ -37,6 +37,12 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _csv_options(schema: pa.Schema) -> pacsv.WriteOptions:
+    # pyarrow quotes every header name unless told "none", which it refuses for names that need quotes
+    plain = not any(set(name) & set(',"\r\n') for name in schema.names)
+    return pacsv.WriteOptions(quoting_style="needed", quoting_header="none" if plain else "needed")
+
+
 def _flat(batch: pa.RecordBatch) -> pa.RecordBatch:
     """Nested columns -> JSON text, for CSV and tables."""
     columns = []
@@ -59,7 +65,7 @@ def write(batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out
         for batch in batches:
             flat = _flat(batch)
             if writer is None:
-                writer = pacsv.CSVWriter(out, flat.schema)
+                writer = pacsv.CSVWriter(out, flat.schema, write_options=_csv_options(flat.schema))
             writer.write_batch(flat)
             rows += batch.num_rows
         if writer is None:

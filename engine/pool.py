@@ -41,7 +41,10 @@ def _serve(worker_id: int, tasks: Any, results: Any) -> None:
                 results.put((worker_id, "task", worker.process(payload)))
             elif kind == "flush":
                 results.put((worker_id, "flush", worker.flush()))
-        except BaseException:  # reported to the parent, which stops the run with this text
+        except TrailsmithError as exc:  # a clear error (e.g. S3 unreachable): the parent re-raises its text
+            results.put((worker_id, "failed", (str(exc), exc.exit_code)))
+            return
+        except BaseException:  # a bug: the parent stops the run with the traceback
             results.put((worker_id, "error", traceback.format_exc()))
             return
 
@@ -115,6 +118,10 @@ class Pool:
                         hint="Nothing of this batch was committed; if it ran out of memory, use fewer --workers",
                     ) from None
                 continue
+            if kind == "failed":
+                error = TrailsmithError(payload[0])
+                error.exit_code = payload[1]
+                raise error
             if kind == "error":
                 raise WorkerCrashed(f"a worker failed:\n{payload}")
             return worker_id, kind, payload
