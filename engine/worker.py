@@ -274,6 +274,7 @@ class Worker:
         done, self._done = self._done, []
         staged_quarantine = None
         if self._quarantined:
+            Path(self.options.staging).mkdir(parents=True, exist_ok=True)
             staged_quarantine = str(Path(self.options.staging) / f"quarantine-w{self.options.worker_id}.parquet")
             pq.write_table(quarantine.to_table(self._quarantined), staged_quarantine, compression="zstd")
             self._quarantined = []

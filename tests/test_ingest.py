@@ -288,3 +288,13 @@ def test_globs_select_files(tmp_path: Path) -> None:
     assert report.events_new == 1
     report = trailsmith.ingest([str(tmp_path / "**" / "*.json.gz")], tmp_path / "wh", workers=1)
     assert (report.events_new, report.files_already_ingested) == (1, 1)
+
+
+def test_a_run_with_only_bad_input_still_records_it(tmp_path: Path) -> None:
+    write_records(tmp_path / "in" / "a.json", [{"eventID": "x"}], gz=False)  # no eventTime, no good record
+    report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert (report.events_new, len(report.quarantined_records)) == (0, 1)
+    assert rows(tmp_path / "wh", "SELECT recordIndex, reason FROM quarantine") == [(0, "record has no eventTime")]
+    # and the file is known: a re-run does not quarantine it twice
+    assert trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1).files_already_ingested == 1
+    assert rows(tmp_path / "wh", "SELECT count(*) FROM quarantine") == [(1,)]
