@@ -6,6 +6,7 @@ the app and turns library errors into one clear line on stderr with a non-zero e
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import typer
@@ -37,9 +38,13 @@ def _root(
     """Offline analytics for AWS CloudTrail archives."""
 
 
+#: Command modules, by topic; importing one registers its commands on ``app``.
+COMMAND_MODULES = ("ingest", "sql", "query", "policy", "synth")
+
+
 def _register() -> None:
-    # Importing a command module registers its commands on ``app``.
-    from trailsmith.cli import ingest, sql, synth  # noqa: F401
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"trailsmith.cli.{name}")
 
 
 def main(argv: list[str] | None = None) -> None:

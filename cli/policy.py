@@ -1,0 +1,1 @@
+"""``trailsmith policy``: least-privilege policies (being written)."""

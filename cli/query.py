@@ -1,0 +1,1 @@
+"""``trailsmith query``: saved queries (being written)."""
