@@ -3,13 +3,42 @@
 >>> import trailsmith
 >>> report = trailsmith.ingest(["data/sample"], "warehouse")          # doctest: +SKIP
 >>> trailsmith.query("SELECT count(*) FROM events", "warehouse")      # doctest: +SKIP
+>>> trailsmith.run_saved("denied_calls", "warehouse", start="2024-08-01")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from trailsmith._version import __version__
-from trailsmith.db import connect, query
-from trailsmith.errors import TrailsmithError
-from trailsmith.ingest import IngestReport, ingest
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["IngestReport", "TrailsmithError", "__version__", "connect", "ingest", "query"]
+from trailsmith._version import __version__
+from trailsmith.errors import TrailsmithError
+
+if TYPE_CHECKING:
+    from trailsmith.db import connect, query
+    from trailsmith.frames import query_frame, saved_frame
+    from trailsmith.ingest import IngestReport, ingest
+    from trailsmith.saved import SavedQuery, run_saved, saved_queries
+
+# The public API, imported on first use: worker processes import ``trailsmith.worker`` and need none of
+# DuckDB, polars or the query layer (each costs tens of MB per process).
+_LAZY = {
+    "connect": "trailsmith.db",
+    "query": "trailsmith.db",
+    "query_frame": "trailsmith.frames",
+    "saved_frame": "trailsmith.frames",
+    "IngestReport": "trailsmith.ingest",
+    "ingest": "trailsmith.ingest",
+    "SavedQuery": "trailsmith.saved",
+    "run_saved": "trailsmith.saved",
+    "saved_queries": "trailsmith.saved",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'trailsmith' has no attribute {name!r}")
+
+
+__all__ = sorted([*_LAZY, "TrailsmithError", "__version__"])

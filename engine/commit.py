@@ -1,18 +1,17 @@
-"""One batch of staged files -> one atomic commit: deduplicate, place, compact, snapshot.
+"""Between the two worker phases, and after them: deduplicate, plan the final files, commit atomically.
 
-Duplicates are found with the ``eventID`` column alone (a cheap DuckDB scan), never by loading rows:
-a staged row is dropped when its ``(eventDate, eventID)`` is already committed, or when another staged row
-has it and comes first in ``(sourceFile, file, row)`` order, so the choice is deterministic. Only staged files
-that hold duplicates are rewritten; the others are moved into place as they are.
+Duplicates are found from the staged ``eventID`` sidecars alone (a cheap DuckDB scan that spills to disk
+if it must), never by loading rows: a staged row is left out when its ``(eventDate, eventID)`` is already
+committed, or when another staged row has it and comes first in ``(sourceFile, file, row)`` order, so the
+choice is deterministic.
 
-"Compact as you go": when a date partition has more than ``MAX_SMALL_FILES`` files under ``SMALL_ROWS``
-rows, they are merged, streaming, into files of up to ``TARGET_ROWS`` rows, in the same commit.
+"Compact as you go": each date touched by a batch gets its final files rewritten together with the date's
+committed files under ``SMALL_ROWS`` rows, so a partition holds large files plus at most one small one.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,25 +20,23 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trailsmith.schema import EVENTS_SCHEMA, PARTITION_COLUMN
+from trailsmith.schema import PARTITION_COLUMN
 from trailsmith.warehouse import DataFile, Snapshot, Warehouse
-from trailsmith.worker import PARQUET_OPTIONS, ROW_GROUP_ROWS, StagedFile
+from trailsmith.worker import FinalFile, FinalizeTask, StagedFile, ids_path
 
-SMALL_ROWS = 256 * 1024
-TARGET_ROWS = 2 * 1024 * 1024
-MAX_SMALL_FILES = 4
+#: Committed files under this many rows are merged into the next commit that touches their date.
+SMALL_ROWS = 512 * 1024
 
 
 @dataclass(frozen=True)
 class CommitStats:
     version: int
     rows_added: int
-    duplicates: int
     files_written: int
-    files_compacted: int
+    files_replaced: int
 
 
-def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
+def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "256MB") -> duckdb.DuckDBPyConnection:
     """A private DuckDB for ingest work: bounded memory, spilling into the warehouse's tmp directory."""
     warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(config={"threads": max(1, threads), "memory_limit": memory_limit})
@@ -51,7 +48,7 @@ def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "512M
 def duplicates(
     connection: duckdb.DuckDBPyConnection, staged: list[StagedFile], existing: list[str]
 ) -> dict[str, list[int]]:
-    """Staged file -> row numbers to drop (already committed, or a later copy of a staged row)."""
+    """Staged file -> sorted row numbers to leave out (already committed, or a later copy of a staged row)."""
     if not staged:
         return {}
     hive = "hive_partitioning = true, hive_types = {'eventDate': DATE}"
@@ -59,7 +56,7 @@ def duplicates(
         f"SELECT eventDate, eventID, sourceFile, filename, file_row_number FROM read_parquet($staged, {hive}, "
         "filename = true, file_row_number = true)"
     )
-    within = f"""
+    query = f"""
         WITH s AS ({staged_rows}),
         repeated AS (SELECT eventDate, eventID FROM s GROUP BY eventDate, eventID HAVING count(*) > 1)
         SELECT filename, file_row_number FROM (
@@ -67,8 +64,8 @@ def duplicates(
                 PARTITION BY eventDate, eventID ORDER BY sourceFile, filename, file_row_number) AS copy
             FROM s SEMI JOIN repeated USING (eventDate, eventID))
         WHERE copy > 1"""
-    parameters: dict[str, object] = {"staged": [f.path for f in staged]}
-    query = within
+    sidecars = {ids_path(f.path): f.path for f in staged}
+    parameters: dict[str, object] = {"staged": list(sidecars)}
     if existing:
         query += f"""
         UNION
@@ -77,101 +74,55 @@ def duplicates(
         parameters["existing"] = existing
     drops: dict[str, list[int]] = defaultdict(list)
     for filename, row in connection.execute(query, parameters).fetchall():
-        drops[filename].append(row)
+        drops[sidecars[filename]].append(row)
     return {name: sorted(rows) for name, rows in drops.items()}
 
 
-def _filter_rows(path: str, drop: list[int]) -> int:
-    """Rewrite ``path`` without the rows at ``drop`` (sorted), streaming; returns the rows kept."""
-    temporary = f"{path}.dedup"
-    drop_set = set(drop)
-    kept = 0
-    offset = 0
-    with pq.ParquetFile(path) as source, pq.ParquetWriter(temporary, EVENTS_SCHEMA, **PARQUET_OPTIONS) as sink:
-        for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
-            mask = pa.array([offset + i not in drop_set for i in range(batch.num_rows)])
-            offset += batch.num_rows
-            batch = batch.filter(mask)
-            kept += batch.num_rows
-            if batch.num_rows:
-                sink.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-    os.replace(temporary, path)
-    return kept
+def plan(
+    warehouse: Warehouse, snapshot: Snapshot, staged: list[StagedFile], drops: dict[str, list[int]], tag: str
+) -> tuple[list[FinalizeTask], list[DataFile]]:
+    """One finalize task per date touched, and the committed files those tasks replace."""
+    by_date: dict[str, list[StagedFile]] = defaultdict(list)
+    for staged_file in staged:
+        by_date[staged_file.date].append(staged_file)
+    tasks: list[FinalizeTask] = []
+    replaced: list[DataFile] = []
+    for date in sorted(by_date):
+        if all(f.rows == len(drops.get(f.path, ())) for f in by_date[date]):
+            continue  # nothing new for this date: leave its files alone
+        merge = [f for f in snapshot.files_for({date}) if f.rows < SMALL_ROWS]
+        replaced.extend(merge)
+        tasks.append(
+            FinalizeTask(
+                date=date,
+                directory=str(warehouse.staging_dir / f"final-{tag}" / f"{PARTITION_COLUMN}={date}"),
+                prefix=f"part-{tag}",
+                merge=[str(warehouse.path(f.path)) for f in merge],
+                staged=[(f.path, drops.get(f.path, [])) for f in sorted(by_date[date], key=lambda f: f.path)],
+            )
+        )
+    return tasks, replaced
 
 
-def _compact(warehouse: Warehouse, files: list[DataFile], tag: str) -> list[DataFile]:
-    """Merge ``files`` (one date) into files of at most TARGET_ROWS rows, streaming."""
-    date = files[0].date
-    directory = warehouse.events_dir / f"{PARTITION_COLUMN}={date}"
-    out: list[DataFile] = []
-    writer: pq.ParquetWriter | None = None
-    path: Path | None = None
-    rows = 0
-
-    def finish() -> None:
-        assert writer is not None and path is not None
-        writer.close()
-        out.append(DataFile(warehouse.relative(path), date, rows, path.stat().st_size))
-
-    for data_file in files:
-        with pq.ParquetFile(warehouse.path(data_file.path)) as source:
-            for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
-                if writer is None or rows + batch.num_rows > TARGET_ROWS:
-                    if writer is not None:
-                        finish()
-                    path = directory / f"part-{tag}-c{len(out):03d}.parquet"
-                    writer = pq.ParquetWriter(path, EVENTS_SCHEMA, **PARQUET_OPTIONS)
-                    rows = 0
-                writer.write_batch(batch, row_group_size=ROW_GROUP_ROWS)
-                rows += batch.num_rows
-    if writer is not None:
-        finish()
-    return out
-
-
-def commit_batch(
+def commit(
     warehouse: Warehouse,
     snapshot: Snapshot,
-    staged: list[StagedFile],
+    written: list[FinalFile],
+    replaced: list[DataFile],
     *,
     sources_part: pa.Table,
     quarantine_parts: list[str],
-    connection: duckdb.DuckDBPyConnection,
+    tag: str,
 ) -> tuple[Snapshot, CommitStats]:
-    """Deduplicate ``staged`` against ``snapshot`` and itself, put it in place and commit the result."""
-    dates = {f.date for f in staged}
-    existing = [str(warehouse.path(f.path)) for f in snapshot.files_for(dates)]
-    drops = duplicates(connection, staged, existing)
-    tag = uuid.uuid4().hex[:12]
+    """Move ``written`` into place, record the batch's sources and quarantine, and commit the snapshot."""
     added: list[DataFile] = []
-    dropped = 0
-    for number, staged_file in enumerate(staged):
-        rows = staged_file.rows
-        if staged_file.path in drops:
-            dropped += len(drops[staged_file.path])
-            rows = _filter_rows(staged_file.path, drops[staged_file.path])
-        if rows == 0:
-            os.unlink(staged_file.path)
-            continue
-        target = warehouse.events_dir / f"{PARTITION_COLUMN}={staged_file.date}" / f"part-{tag}-{number:05d}.parquet"
+    for final in sorted(written, key=lambda f: f.path):
+        target = warehouse.events_dir / f"{PARTITION_COLUMN}={final.date}" / Path(final.path).name
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staged_file.path, target)
-        added.append(DataFile(warehouse.relative(target), staged_file.date, rows, target.stat().st_size))
-
-    files = list(snapshot.files) + added
-    removed: set[str] = set()
-    compacted = 0
-    by_date: dict[str, list[DataFile]] = defaultdict(list)
-    for data_file in files:
-        if data_file.date in dates and data_file.rows < SMALL_ROWS:
-            by_date[data_file.date].append(data_file)
-    for date, small in sorted(by_date.items()):
-        if len(small) > MAX_SMALL_FILES:
-            merged = _compact(warehouse, small, tag)
-            removed.update(f.path for f in small)
-            files.extend(merged)
-            compacted += len(small)
-    files = sorted((f for f in files if f.path not in removed), key=lambda f: (f.date, f.path))
+        os.replace(final.path, target)
+        added.append(DataFile(warehouse.relative(target), final.date, final.rows, final.bytes))
+    gone = {f.path for f in replaced}
+    files = sorted([f for f in snapshot.files if f.path not in gone] + added, key=lambda f: (f.date, f.path))
 
     new_sources = list(snapshot.sources)
     if sources_part.num_rows:
@@ -188,7 +139,7 @@ def commit_batch(
     committed = warehouse.commit(
         replace(snapshot, files=tuple(files), sources=tuple(new_sources), quarantine=tuple(new_quarantine))
     )
-    for path in removed:  # after the commit: until then the old files are the truth
+    for path in gone:  # after the commit: until then the replaced files are the truth
         warehouse.path(path).unlink(missing_ok=True)
-    rows_added = sum(f.rows for f in added)
-    return committed, CommitStats(committed.version, rows_added, dropped, len(added), compacted)
+    rows_added = sum(f.rows for f in added) - sum(f.rows for f in replaced)
+    return committed, CommitStats(committed.version, rows_added, len(added), len(replaced))

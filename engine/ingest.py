@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailsmith import sources as sources_module
-from trailsmith.commit import commit_batch, open_duckdb
+from trailsmith.commit import commit, duplicates, open_duckdb, plan
 from trailsmith.errors import BadInputError
 from trailsmith.pool import Pool
 from trailsmith.sources import DIGEST, LOG, OTHER, SourceEntry
@@ -43,7 +44,8 @@ SOURCES_SCHEMA = pa.schema(
     ]
 )
 
-DEFAULT_BATCH_BYTES = 1024 * 1024 * 1024
+#: Compressed input per commit: bounds the staging disk space (about 4x this) and the work a crash loses.
+DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 _TASK_BYTES = 8 * 1024 * 1024
 _TASK_FILES = 256
 
@@ -147,18 +149,27 @@ def ingest(
                 flushed = pool.flush()
                 if strict and problems:
                     raise BadInputError(sorted(problems, key=lambda p: (p[0], -1 if p[1] is None else p[1])))
-                progress.status(f"committing batch {batch_number + 1}")
-                snapshot, stats = commit_batch(
+                progress.status(f"deduplicating batch {batch_number + 1}")
+                staged = [staged for f in flushed for staged in f.data]
+                existing = [str(target.path(f.path)) for f in snapshot.files_for({f.date for f in staged})]
+                drops = duplicates(connection, staged, existing)
+                tag = f"{snapshot.version + 1:08d}-{uuid.uuid4().hex[:8]}"
+                tasks, replaced = plan(target, snapshot, staged, drops, tag)
+                progress.status(f"writing batch {batch_number + 1}")
+                written = [final for files in pool.finalize(tasks) for final in files]
+                snapshot, stats = commit(
                     target,
                     snapshot,
-                    [staged for f in flushed for staged in f.data],
+                    written,
+                    replaced,
                     sources_part=_sources_table(outcomes),
                     quarantine_parts=[f.quarantine for f in flushed if f.quarantine],
-                    connection=connection,
+                    tag=tag,
                 )
                 shutil.rmtree(staging, ignore_errors=True)
+                shutil.rmtree(target.staging_dir / f"final-{tag}", ignore_errors=True)
                 report.events_new += stats.rows_added
-                report.events_duplicate += stats.duplicates
+                report.events_duplicate += sum(len(rows) for rows in drops.values())
                 report.commits += 1
         connection.close()
         report.version = snapshot.version

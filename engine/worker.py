@@ -1,16 +1,24 @@
-"""The per-process ingest pipeline: files -> records -> Arrow -> staged Parquet, one date per file.
+"""The per-process ingest pipeline, in two phases.
 
-A :class:`Worker` lives as long as a batch of the ingest. It reads its share of the input files, decodes
-them, converts records of many files at once to Arrow (per-file cost is what makes naive tools slow on
-archives of small files), and streams rows into one open Parquet writer per event date, writing row groups
-as buffers fill. Memory is bounded by ``buffer_bytes`` whatever the archive size. ``flush`` closes the
-writers and returns the staged files; the ingest then deduplicates and commits them.
+Phase 1, :meth:`Worker.process`: files -> records -> Arrow -> *staged* rows. Records of many small files
+are converted to Arrow together (per-file cost is what makes naive tools slow on archives of small files),
+and written at once, with no buffering, to one Arrow IPC file (LZ4) per event date: the cheapest format to
+write and to read back. Beside each goes a tiny Parquet sidecar of ``eventID`` and ``sourceFile`` in the
+same row order, which is all the deduplication needs to read.
+
+Phase 2, :meth:`Worker.finalize`: once the ingest has decided which staged rows are duplicates, each date's
+staged rows (minus the duplicates), together with that date's small committed files, are written as the
+final zstd Parquet files of up to ``TARGET_ROWS`` rows. Every row is encoded into Parquet exactly once,
+the final files are large ("compact as you go"), and both phases run on all workers in parallel.
+
+Memory is bounded by the conversion chunk, whatever the archive size.
 """
 
 from __future__ import annotations
 
 import bisect
 import gc
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -53,7 +61,9 @@ PARQUET_OPTIONS = dict(
     ],
 )
 ROW_GROUP_ROWS = 128 * 1024
-_CONVERT_RECORDS = 16 * 1024
+#: Rows per final Parquet file (about 60-100 MB of zstd CloudTrail).
+TARGET_ROWS = 1024 * 1024
+_CONVERT_RECORDS = 8 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,7 +72,6 @@ class WorkerOptions:
     quarantine_files: str  # where bad files' bytes go (content-addressed, idempotent)
     warehouse_root: str
     worker_id: int = 0
-    buffer_bytes: int = 192 * 1024 * 1024
     max_open_files: int = 64
     s3_concurrency: int = 16
 
@@ -92,7 +101,7 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class StagedFile:
-    path: str
+    path: str  # Arrow IPC file of one date's rows; ``ids_path(path)`` is its eventID sidecar
     date: str
     rows: int
 
@@ -103,30 +112,51 @@ class FlushResult:
     quarantine: str | None  # staged quarantine index part, if anything was quarantined
 
 
-class _DateWriter:
+@dataclass(frozen=True)
+class FinalizeTask:
+    """Write one date's final files: committed small files to merge, then staged rows minus ``drops``."""
+
+    date: str
+    directory: str  # where the final files go
+    prefix: str  # file name prefix, unique per commit
+    merge: list[str]  # committed Parquet files of this date to fold in
+    staged: list[tuple[str, list[int]]]  # (staged IPC file, sorted row numbers to leave out)
+
+
+@dataclass(frozen=True)
+class FinalFile:
+    path: str
+    date: str
+    rows: int
+    bytes: int
+
+
+def ids_path(staged: str) -> str:
+    """The eventID/sourceFile sidecar of a staged IPC file."""
+    return staged[: -len(".arrow")] + ".ids.parquet"
+
+
+IDS_SCHEMA = pa.schema([pa.field("eventID", pa.string()), pa.field("sourceFile", pa.string())])
+
+
+class _StagedWriter:
+    """One date's staged rows: an LZ4 Arrow IPC file and its eventID sidecar, written batch by batch."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.writer = pq.ParquetWriter(path, EVENTS_SCHEMA, **PARQUET_OPTIONS)
-        self.pending: list[pa.RecordBatch] = []
-        self.pending_rows = 0
-        self.pending_bytes = 0
         self.rows = 0
+        self._rows = pa.ipc.new_file(path, EVENTS_SCHEMA, options=pa.ipc.IpcWriteOptions(compression="lz4"))
+        self._ids = pq.ParquetWriter(ids_path(str(path)), IDS_SCHEMA, compression="lz4", use_dictionary=["sourceFile"])
 
-    def add(self, batch: pa.RecordBatch) -> None:
-        self.pending.append(batch)
-        self.pending_rows += batch.num_rows
-        self.pending_bytes += batch.nbytes
-
-    def write_pending(self) -> None:
-        if self.pending:
-            self.writer.write_table(pa.Table.from_batches(self.pending, EVENTS_SCHEMA), row_group_size=ROW_GROUP_ROWS)
-            self.rows += self.pending_rows
-            self.pending, self.pending_rows, self.pending_bytes = [], 0, 0
+    def write(self, batch: pa.RecordBatch) -> None:
+        self._rows.write_batch(batch)
+        self._ids.write_batch(pa.record_batch([batch.column("eventID"), batch.column("sourceFile")], schema=IDS_SCHEMA))
+        self.rows += batch.num_rows
 
     def close(self) -> None:
-        self.write_pending()
-        self.writer.close()
+        self._rows.close()
+        self._ids.close()
 
 
 class Worker:
@@ -134,7 +164,7 @@ class Worker:
 
     def __init__(self, options: WorkerOptions) -> None:
         self.options = options
-        self._writers: dict[str, _DateWriter] = {}
+        self._writers: dict[str, _StagedWriter] = {}
         self._done: list[StagedFile] = []
         self._sequence = 0
         self._quarantined: list[quarantine.Item] = []
@@ -231,41 +261,34 @@ class Worker:
         if not batch.num_rows:
             return
         dates = pc.cast(batch.column("eventTime"), pa.date32())
-        unique = pc.unique(dates)
-        if len(unique) == 1:
-            self._add(unique[0].as_py().isoformat(), batch)
-        else:
-            for value in unique.to_pylist():
-                self._add(value.isoformat(), batch.filter(pc.equal(dates, value)))
-        self._limit_memory()
+        # Rows come file by file, so dates usually come in runs: slice the runs (no copy). When they are
+        # interleaved, sort once by date (a stable sort: file order is kept within a date).
+        runs = pc.run_end_encode(dates)
+        if len(runs.run_ends) > 1 and len(runs.run_ends) > len(pc.unique(dates)):
+            order = pc.sort_indices(dates)
+            batch, dates = batch.take(order), dates.take(order)
+            runs = pc.run_end_encode(dates)
+        start = 0
+        for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist()):
+            self._writer(value.isoformat()).write(batch.slice(start, end - start))
+            start = end
 
-    def _add(self, date: str, batch: pa.RecordBatch) -> None:
+    def _writer(self, date: str) -> _StagedWriter:
         writer = self._writers.get(date)
         if writer is None:
             if len(self._writers) >= self.options.max_open_files:
-                self._close(min(self._writers, key=lambda d: self._writers[d].pending_bytes))
+                oldest = next(iter(self._writers))
+                self._close(oldest)
             self._sequence += 1
-            name = f"w{self.options.worker_id}-{self._sequence:05d}.parquet"
-            writer = _DateWriter(Path(self.options.staging) / f"{PARTITION_COLUMN}={date}" / name)
+            name = f"w{self.options.worker_id}-{self._sequence:05d}.arrow"
+            writer = _StagedWriter(Path(self.options.staging) / f"{PARTITION_COLUMN}={date}" / name)
             self._writers[date] = writer
-        writer.add(batch)
-        if writer.pending_rows >= ROW_GROUP_ROWS:
-            writer.write_pending()
-
-    def _limit_memory(self) -> None:
-        total = sum(w.pending_bytes for w in self._writers.values())
-        while total > self.options.buffer_bytes:
-            largest = max(self._writers.values(), key=lambda w: w.pending_bytes)
-            total -= largest.pending_bytes
-            largest.write_pending()
+        return writer
 
     def _close(self, date: str) -> None:
         writer = self._writers.pop(date)
         writer.close()
-        if writer.rows:
-            self._done.append(StagedFile(str(writer.path), date, writer.rows))
-        else:
-            writer.path.unlink()
+        self._done.append(StagedFile(str(writer.path), date, writer.rows))
 
     def flush(self) -> FlushResult:
         """Close every open file; returns the staged data files and quarantine index part."""
@@ -279,6 +302,25 @@ class Worker:
             pq.write_table(quarantine.to_table(self._quarantined), staged_quarantine, compression="zstd")
             self._quarantined = []
         return FlushResult(done, staged_quarantine)
+
+    # --- phase 2 ---------------------------------------------------------------------------------
+
+    def finalize(self, task: FinalizeTask) -> list[FinalFile]:
+        """Write ``task``'s final Parquet files (see the module docstring); returns them."""
+        out = _FinalWriter(task)
+        for path in task.merge:
+            with pq.ParquetFile(path) as source:
+                for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
+                    out.write(batch)
+        for path, drops in task.staged:
+            offset = 0
+            with pa.memory_map(path) as source:
+                reader = pa.ipc.open_file(source)
+                for index in range(reader.num_record_batches):
+                    batch = reader.get_batch(index)
+                    out.write(_without(batch, offset, drops))
+                    offset += batch.num_rows
+        return out.close()
 
     # --- bad input -------------------------------------------------------------------------------
 
@@ -295,6 +337,65 @@ class Worker:
         outcome.bad_records += 1
         self._quarantined.append(quarantine.Item(outcome.uri, index, reason, raw, None))
         result.problems.append((outcome.uri, index, reason))
+
+
+class _FinalWriter:
+    """Final Parquet files of one date, each of at most TARGET_ROWS rows, row groups of ROW_GROUP_ROWS."""
+
+    def __init__(self, task: FinalizeTask) -> None:
+        self.task = task
+        self.files: list[FinalFile] = []
+        self._writer: pq.ParquetWriter | None = None
+        self._path = ""
+        self._rows = 0
+        self._pending: list[pa.RecordBatch] = []
+        self._pending_rows = 0
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        while batch.num_rows:
+            room = TARGET_ROWS - self._rows - self._pending_rows
+            head, batch = batch.slice(0, room), batch.slice(room)
+            self._pending.append(head)
+            self._pending_rows += head.num_rows
+            if self._pending_rows >= ROW_GROUP_ROWS:
+                self._flush()
+            if self._rows + self._pending_rows >= TARGET_ROWS:
+                self._finish()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        if self._writer is None:
+            directory = Path(self.task.directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            self._path = str(directory / f"{self.task.prefix}-{len(self.files):03d}.parquet")
+            self._writer = pq.ParquetWriter(self._path, EVENTS_SCHEMA, **PARQUET_OPTIONS)
+        self._writer.write_table(pa.Table.from_batches(self._pending, EVENTS_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+        self._rows += self._pending_rows
+        self._pending, self._pending_rows = [], 0
+
+    def _finish(self) -> None:
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+            self.files.append(FinalFile(self._path, self.task.date, self._rows, os.path.getsize(self._path)))
+        self._writer, self._rows = None, 0
+
+    def close(self) -> list[FinalFile]:
+        self._finish()
+        return self.files
+
+
+def _without(batch: pa.RecordBatch, offset: int, drops: list[int]) -> pa.RecordBatch:
+    """``batch`` (rows ``offset``.. of its file) minus the file rows listed in sorted ``drops``."""
+    low = bisect.bisect_left(drops, offset)
+    high = bisect.bisect_left(drops, offset + batch.num_rows)
+    if low == high:
+        return batch
+    keep = [True] * batch.num_rows
+    for row in drops[low:high]:
+        keep[row - offset] = False
+    return batch.filter(pa.array(keep, pa.bool_()))
 
 
 def _describe(error: Exception) -> str:
