@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from trailsmith._version import __version__
 from trailsmith.errors import TrailsmithError
+from trailsmith.ingest import IngestReport, ingest  # eager: the submodule shares the function's name
 
 if TYPE_CHECKING:
     from trailsmith.db import connect, query
     from trailsmith.frames import query_frame, saved_frame
-    from trailsmith.ingest import IngestReport, ingest
     from trailsmith.saved import SavedQuery, run_saved, saved_queries
 
 # The public API, imported on first use: worker processes import ``trailsmith.worker`` and need none of
@@ -27,8 +27,6 @@ _LAZY = {
     "query": "trailsmith.db",
     "query_frame": "trailsmith.frames",
     "saved_frame": "trailsmith.frames",
-    "IngestReport": "trailsmith.ingest",
-    "ingest": "trailsmith.ingest",
     "SavedQuery": "trailsmith.saved",
     "run_saved": "trailsmith.saved",
     "saved_queries": "trailsmith.saved",
@@ -41,4 +39,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'trailsmith' has no attribute {name!r}")
 
 
-__all__ = sorted([*_LAZY, "TrailsmithError", "__version__"])
+__all__ = sorted([*_LAZY, "IngestReport", "TrailsmithError", "__version__", "ingest"])

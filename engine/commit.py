@@ -16,13 +16,17 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import duckdb
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailsmith.schema import PARTITION_COLUMN
 from trailsmith.warehouse import DataFile, Snapshot, Warehouse
 from trailsmith.worker import FinalFile, FinalizeTask, StagedFile, ids_path
+
+if TYPE_CHECKING:
+    import duckdb
 
 #: Committed files under this many rows are merged into the next commit that touches their date.
 SMALL_ROWS = 512 * 1024
@@ -38,6 +42,8 @@ class CommitStats:
 
 def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "256MB") -> duckdb.DuckDBPyConnection:
     """A private DuckDB for ingest work: bounded memory, spilling into the warehouse's tmp directory."""
+    import duckdb  # here, not at module level: worker processes import this module's neighbours only
+
     warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(config={"threads": max(1, threads), "memory_limit": memory_limit})
     connection.execute("SET temp_directory = ?", [str(warehouse.tmp_dir)])
