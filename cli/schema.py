@@ -7,12 +7,16 @@ from typing import Optional
 import pyarrow as pa
 
 from trailsmith.cli.app import app
-from trailsmith.cli.output import Format, FormatOption, resolve, write
+import typer
+
+from trailsmith.cli.output import Format, resolve, write
 from trailsmith.schema import describe
 
 
 @app.command("schema")
-def schema_command(fmt: Optional[Format] = FormatOption) -> None:
+def schema_command(
+    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="table, csv, json or ndjson [default: table on a terminal, csv in a pipe]."),
+) -> None:
     """List the columns of the 'events' view: name, type and meaning.
 
     The names are CloudTrail's own (DuckDB also accepts Athena-style lower case), plus principalArn,
