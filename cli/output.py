@@ -1,18 +1,28 @@
-"""Rows to stdout in the format asked for, streamed batch by batch (``table`` collects, for a terminal).
+"""Rows to stdout (or ``--out FILE``) in the format asked for, streamed batch by batch.
 
-Every command that prints rows uses :func:`write`, so ``--format`` means the same thing everywhere.
+Every command that prints rows uses :func:`write` (or :func:`write_to` for ``--out``), so ``--format``
+means the same thing everywhere. ``table`` collects the rows, for a terminal; ``parquet`` is binary and
+goes to a file only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import io
+import os
 import sys
 from datetime import date, datetime
-from typing import IO, Any, Iterable
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator, Optional
 
 import orjson
 import pyarrow as pa
 import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import typer
+
+from trailsmith.errors import TrailsmithError
 
 
 class Format(str, enum.Enum):
@@ -20,13 +30,36 @@ class Format(str, enum.Enum):
     csv = "csv"
     json = "json"
     ndjson = "ndjson"
+    parquet = "parquet"
 
 
-def resolve(fmt: Format | None) -> Format:
-    """No --format: a table on a terminal, CSV into a pipe."""
-    if fmt is not None:
-        return fmt
-    return Format.table if sys.stdout.isatty() else Format.csv
+#: The ``--format`` and ``--out`` options, for every command that prints rows.
+FormatOption = typer.Option(
+    None,
+    "--format",
+    "-f",
+    help="table, csv, json, ndjson or parquet (parquet needs --out) [default: from --out's extension, else "
+    "table on a terminal and csv in a pipe].",
+    show_default=False,
+)
+OutOption = typer.Option(
+    None, "--out", "-o", help="Write the rows to this file instead of stdout (replaced only once complete).",
+    show_default=False,
+)
+
+_EXTENSIONS = {".csv": Format.csv, ".json": Format.json, ".ndjson": Format.ndjson, ".jsonl": Format.ndjson,
+               ".parquet": Format.parquet, ".txt": Format.table}
+
+
+def resolve(fmt: Format | None, out: Optional[Path] = None) -> Format:
+    """No --format: from --out's extension; else a table on a terminal, CSV into a pipe or a file."""
+    if fmt is None and out is not None:
+        fmt = _EXTENSIONS.get(out.suffix.lower(), Format.csv)
+    if fmt is None:
+        fmt = Format.table if sys.stdout.isatty() else Format.csv
+    if fmt is Format.parquet and out is None:
+        raise TrailsmithError("--format parquet writes a file, not a terminal or a pipe", hint="Add --out FILE.parquet")
+    return fmt
 
 
 def _json_default(value: Any) -> Any:
@@ -60,7 +93,12 @@ def write(batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out
     """Write ``batches`` to ``out`` (stdout) as ``fmt``; returns the number of rows."""
     out = out or sys.stdout.buffer
     rows = 0
-    if fmt is Format.csv:
+    if fmt is Format.parquet:
+        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+    elif fmt is Format.csv:
         writer = None
         for batch in batches:
             flat = _flat(batch)
@@ -85,12 +123,44 @@ def write(batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out
                 rows += 1
         out.write(b"\n]\n" if rows else b"]\n")
     else:
-        rows = _table(batches, schema)
+        rows = _table(batches, schema, None if out is sys.stdout.buffer else out)
     out.flush()
     return rows
 
 
-def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> int:
+def write_to(
+    batches: Iterable[pa.RecordBatch],
+    schema: pa.Schema,
+    fmt: Format,
+    path: Optional[Path],
+    *,
+    protect: Optional[Path] = None,
+) -> int:
+    """:func:`write` to stdout, or to ``path`` via a temporary file renamed once complete.
+
+    ``protect``: a directory the file must not be in (the warehouse: no query output may replace its files).
+    """
+    if path is None:
+        return write(batches, schema, fmt)
+    if protect is not None and path.resolve().is_relative_to(protect.resolve()):
+        raise TrailsmithError(f"--out {path} is inside the warehouse {protect}", hint="Write the result elsewhere")
+    with _replacing(path) as handle:
+        return write(batches, schema, fmt, handle)
+
+
+@contextlib.contextmanager
+def _replacing(path: Path) -> Iterator[IO[bytes]]:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            yield handle
+        os.replace(temporary, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+
+
+def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
 
@@ -100,5 +170,10 @@ def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> int:
         for row in _flat(batch).to_pylist():
             table.add_row(*("" if v is None else str(v) for v in row.values()))
             rows += 1
-    Console(highlight=False).print(table)
+    if out is None:
+        Console(highlight=False).print(table)
+    else:
+        text = io.TextIOWrapper(out, encoding="utf-8", write_through=True)
+        Console(file=text, highlight=False, width=200).print(table)
+        text.detach()
     return rows

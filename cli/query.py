@@ -1,1 +1,55 @@
-"""``trailsmith query``: saved queries (being written)."""
+"""``trailsmith query``: saved queries, one per question analysts ask."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from trailsmith import saved
+from trailsmith.cli import options
+from trailsmith.cli.app import app
+from trailsmith.cli.output import Format, FormatOption, OutOption, resolve
+from trailsmith.cli.sql import ParamOption, run
+from trailsmith.errors import QueryError
+from trailsmith.params import parse_assignment
+
+
+@app.command("query")
+def query_command(
+    name: Optional[str] = typer.Argument(None, help="Saved query to run (see --list).", show_default=False),
+    list_: bool = typer.Option(
+        False, "--list", "-l", help="List the saved queries: name, then what it answers."
+    ),
+    show: bool = typer.Option(
+        False, "--show", help="Print the saved query's SQL, header included, instead of running it."
+    ),
+    warehouse: Optional[Path] = options.Warehouse,
+    fmt: Optional[Format] = FormatOption,
+    params: List[str] = ParamOption,
+    out: Optional[Path] = OutOption,
+) -> None:
+    """Run a saved query: a named question with documented parameters and columns.
+
+    Parameters take the types their query declares (dates, integers, lists as a,b,c); any not given keep
+    their defaults, which the header of each query shows (--show).
+
+    \b
+    Examples:
+      trailsmith query --list
+      trailsmith query denied_calls --param start=2024-08-01 --format json
+      trailsmith query activity_by_region --param allowed=us-east-1,eu-west-1
+    """
+    if list_:
+        for query in saved.saved_queries():
+            typer.echo(f"{query.name:<28} {query.description}")
+        return
+    if name is None:
+        raise QueryError("which saved query?", hint="Name one; 'trailsmith query --list' shows them")
+    query = saved.load(name)
+    if show:
+        typer.echo(saved.source(name))
+        return
+    values = query.bind({key: value for key, _, value in map(parse_assignment, params)})
+    run(query.sql, values, warehouse, resolve(fmt, out), out)

@@ -2,32 +2,93 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, List, Optional
 
-import duckdb
 import typer
 
 from trailsmith.cli import options
 from trailsmith.cli.app import app
-from trailsmith.cli.output import Format, resolve, write
-from trailsmith.db import connect
+from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
+from trailsmith.cli.progress import stderr
+from trailsmith.db import connect, execute
 from trailsmith.errors import QueryError
+from trailsmith.params import convert, parse_assignment
+from trailsmith.warehouse import Warehouse, default_path
+
+ParamOption = typer.Option(
+    [],
+    "--param",
+    "-p",
+    help="Bind $NAME in the query: NAME=VALUE, or NAME:TYPE=VALUE with TYPE one of VARCHAR "
+    "(default), DATE, TIMESTAMP, INTEGER, BOOLEAN, VARCHAR[] (comma-separated). Repeat for more.",
+    show_default=False,
+)
 
 
 @app.command("sql")
 def sql_command(
-    query: str = typer.Argument(..., help="A DuckDB SQL query over the views events, quarantine and sources."),
+    query: Optional[str] = typer.Argument(
+        None, help="The SQL; @FILE reads it from a file, - from stdin.", show_default=False
+    ),
+    file: Optional[Path] = typer.Option(
+        None, "--file", help="Read the SQL from this file.", show_default=False
+    ),
     warehouse: Optional[Path] = options.Warehouse,
-    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="Output format [default: table on a terminal, csv in a pipe]."),
+    fmt: Optional[Format] = FormatOption,
+    params: List[str] = ParamOption,
+    out: Optional[Path] = OutOption,
 ) -> None:
-    """Run SQL over the warehouse; rows go to stdout.
+    """Run one read-only SQL query (DuckDB dialect) over the warehouse; rows go to stdout.
 
-    Example: trailsmith sql "SELECT principalArn, eventName, count(*) AS calls FROM events GROUP BY ALL ORDER BY calls DESC"
+    Views: events (every column, CloudTrail names; Athena-style lower case works too), quarantine, sources;
+    derived: calls (one row per API call with its IAM actions and outcome), principals, resources_touched,
+    actions. Filter on eventDate to skip whole days of files. Values go in as parameters: --param
+    start=2024-08-01 binds $start, never pasted into the SQL. Statements that write (COPY, CREATE, ATTACH
+    ...) are refused, and files outside the warehouse cannot be read.
+
+    \b
+    Examples:
+      trailsmith sql "SELECT principalArn, eventName, count(*) AS calls FROM calls GROUP BY ALL ORDER BY calls DESC"
+      trailsmith sql "SELECT * FROM calls WHERE eventDate >= \\$start AND outcome = 'denied'" -p start:DATE=2024-08-01
+      trailsmith sql @questions/who-used-key.sql -p key=AKIAEXAMPLE --format parquet --out key.parquet
     """
-    connection = connect(warehouse)
+    fmt = resolve(fmt, out)
+    run(_read_sql(query, file), _bind(params), warehouse, fmt, out)
+
+
+def run(
+    sql: str, values: dict[str, Any], warehouse: Optional[Path], fmt: Format, out: Optional[Path]
+) -> None:
+    """Run ``sql`` read-only over the warehouse and stream its rows to stdout or ``out``."""
+    root = warehouse if warehouse is not None else default_path()
+    connection = connect(root)
     try:
-        reader = connection.sql(query).to_arrow_reader(64 * 1024)
-    except duckdb.Error as exc:
-        raise QueryError(str(exc).splitlines()[0]) from None
-    write(reader, reader.schema, resolve(fmt))
+        reader = execute(connection, sql, values)
+        rows = write_to(reader, reader.schema, fmt, out, protect=Warehouse(root).root)
+    finally:
+        connection.close()
+    if out is not None:
+        stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
+
+
+def _read_sql(query: Optional[str], file: Optional[Path]) -> str:
+    if (query is None) == (file is None):
+        raise QueryError("give the SQL once", hint="As an argument, @FILE, - for stdin, or --file FILE")
+    if file is None and query is not None and query.startswith("@"):
+        file = Path(query[1:])
+    if file is not None:
+        try:
+            return file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise QueryError(f"cannot read the SQL from {file}: {exc.strerror}") from None
+    return sys.stdin.read() if query == "-" else str(query)
+
+
+def _bind(assignments: List[str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for assignment in assignments:
+        name, kind, value = parse_assignment(assignment)
+        values[name] = convert(name, kind, value)
+    return values
