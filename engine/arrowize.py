@@ -51,13 +51,19 @@ def to_batch(records: Sequence[Record], sources: Sequence[str], extras: dict[int
     """
     n = len(records)
     rejected_identities: dict[int, str] = {}
-    columns = [
-        _lazy_struct(records, name, LAZY[name], extras, rejected_identities) if node is None else node(records)
-        for name, node in _plan()
-    ]
+    distinct: dict[str, tuple[pa.Array, pa.Array]] = {}
+    columns = []
+    for name, node in _plan():
+        if node is None:
+            rows, codes = _lazy_struct(records, name, LAZY[name], extras, rejected_identities)
+            distinct[name] = (rows, codes)
+            columns.append(rows.take(codes))
+        else:
+            columns.append(node(records))
     time_index = EVENTS_SCHEMA.get_field_index("eventTime")
     columns[time_index], bad_time = _event_time(columns[time_index])
-    columns.append(principal_arn(columns[EVENTS_SCHEMA.get_field_index("userIdentity")]))
+    identities, codes = distinct["userIdentity"]
+    columns.append(principal_arn(identities).take(codes))  # once per distinct identity
     columns.append(pa.array(sources, pa.string()))
     if extras:
         extra_values: list[bytes | None] = [None] * n
@@ -89,8 +95,9 @@ def _lazy_plan(struct: type) -> tuple[msgspec.json.Decoder, tuple[_Node, ...]]:
 
 def _lazy_struct(
     records: Sequence[Record], name: str, struct: type, extras: dict[int, bytes], rejected: dict[int, str]
-) -> pa.Array:
-    """Parse each distinct raw value of field ``name`` once, build its rows, then ``take`` them per record.
+) -> tuple[pa.Array, pa.Array]:
+    """Parse each distinct raw value of field ``name`` once; returns (one row per distinct value, the index
+    of each record's value), so that the column is ``rows.take(codes)``.
 
     A value with keys ``struct`` does not know keeps them in the record's ``extraFields``; a value of the
     wrong shape rejects its records.
@@ -100,6 +107,7 @@ def _lazy_struct(
     distinct = list(dict.fromkeys(keys))
     code = {key: i for i, key in enumerate(distinct)}
     decoder, children = _lazy_plan(struct)
+    codes = pa.array(list(map(code.__getitem__, keys)), pa.int32())
     parsed: list[Any] = []
     problems: dict[int, tuple[str | None, bytes | None]] = {}  # distinct index -> (rejection, extras)
     for i, key in enumerate(distinct):
@@ -112,25 +120,23 @@ def _lazy_struct(
             value, reason, unknown = _lazy_slow(key, name, struct)
             parsed.append(value)
             problems[i] = (reason, unknown)
-    present = [value for value in parsed if value is not None]
-    if not present:
-        return pa.nulls(len(records), struct_type(struct))
-    absent = MISSING_LAZY[struct]
-    values = [absent if value is None else value for value in parsed]
-    mask = pa.array([value is None for value in parsed], pa.bool_())
-    rows = pa.StructArray.from_arrays(
-        [child(values) for child in children], fields=list(struct_type(struct)), mask=mask if mask.true_count else None
-    )
-    codes = list(map(code.__getitem__, keys))
     if problems:
-        for position, distinct_index in enumerate(codes):
+        for position, distinct_index in enumerate(codes.to_pylist()):
             if distinct_index in problems:
                 reason, unknown = problems[distinct_index]
                 if reason is not None:
                     rejected[position] = reason
                 elif unknown is not None:
                     extras[position] = _merge_extras(extras.get(position), unknown)
-    return rows.take(pa.array(codes, pa.int32()))
+    if all(value is None for value in parsed):
+        return pa.nulls(len(distinct), struct_type(struct)), codes
+    absent = MISSING_LAZY[struct]
+    values = [absent if value is None else value for value in parsed]
+    mask = pa.array([value is None for value in parsed], pa.bool_())
+    rows = pa.StructArray.from_arrays(
+        [child(values) for child in children], fields=list(struct_type(struct)), mask=mask if mask.true_count else None
+    )
+    return rows, codes
 
 
 def _lazy_slow(key: bytes, name: str, struct: type) -> tuple[Any, str | None, bytes | None]:
