@@ -1,13 +1,18 @@
-"""Ingest speed and memory against the floor: gunzip + ``orjson.loads`` of the same files, in one process.
+"""Ingest speed and memory against the floor and against DuckDB, on the same files, in the same run.
 
     python -m benchmarks.ingest [--events N] [--json out.json]
 
 Two archives of the same events: few large files (one per account, region and day) and many small ones
-(5-minute files, as CloudTrail delivers). For each: the floor (ISA-L gunzip + orjson.loads of every file,
-one process, nothing else), trailsmith's whole ingest (to deduplicated Parquet) with 1 and with 2 workers,
-each in a fresh process on a warm page cache. Reported: events/s, MB/s of JSON, peak memory of the process
-tree, ``per_core_ratio`` = ingest(1 worker) / floor (target >= 1.0) and ``scaling`` = ingest(2) /
-ingest(1) (target >= 1.7).
+(5-minute files, as CloudTrail delivers). For each, each in a fresh process on a warm page cache:
+
+- the floor: ISA-L gunzip + ``orjson.loads`` of every file, one process, nothing else;
+- DuckDB's own way: ``read_json`` over the same files, tuned as the project's reference measured best
+  (every CloudTrail field declared, JSON blobs as JSON, ``records=true``, ``preserve_insertion_order=false``),
+  copied to one zstd Parquet file, with 1 and 2 threads (no deduplication: it does less work than trailsmith);
+- trailsmith's whole ingest (deduplicated, partitioned Parquet, snapshot commit) with 1 and 2 workers.
+
+Reported: events/s, MB/s of JSON, peak memory of the process tree, and ratios: ingest(1 worker) against the
+floor (target >= 1.0) and against DuckDB (1 thread), ingest(2) against ingest(1) (target >= 1.7).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import archive, run_python, warm, write_json
+from benchmarks.common import Run, archive, run_python, warm, write_json
 
 FLOOR = """
-import gc, glob, json, sys, time, orjson
+import glob, json, sys, time, orjson
 from isal import igzip
 files = sorted(f for f in glob.glob(sys.argv[1] + "/**/CloudTrail/**/*.json.gz", recursive=True))
 began = time.perf_counter()
@@ -31,6 +36,35 @@ for name in files:
         events += len(orjson.loads(igzip.decompress(handle.read()))["Records"])
 print(json.dumps({"seconds": time.perf_counter() - began, "events_read": events, "files": len(files)}))
 """
+
+DUCKDB = '''
+import glob, json, sys, time
+import duckdb
+ISSUER = "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, userName VARCHAR)"
+RECORD = ("STRUCT(eventVersion VARCHAR, userIdentity STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, "
+    "accountId VARCHAR, accessKeyId VARCHAR, userName VARCHAR, invokedBy VARCHAR, sessionContext STRUCT("
+    "attributes STRUCT(creationDate VARCHAR, mfaAuthenticated VARCHAR), sessionIssuer " + ISSUER + ", "
+    "webIdFederationData JSON, sourceIdentity VARCHAR)), eventTime TIMESTAMPTZ, eventSource VARCHAR, "
+    "eventName VARCHAR, awsRegion VARCHAR, sourceIPAddress VARCHAR, userAgent VARCHAR, errorCode VARCHAR, "
+    "errorMessage VARCHAR, requestParameters JSON, responseElements JSON, additionalEventData JSON, "
+    "requestID VARCHAR, eventID VARCHAR, readOnly BOOLEAN, resources STRUCT(ARN VARCHAR, accountId VARCHAR, "
+    "type VARCHAR, ARNPrefix VARCHAR)[], eventType VARCHAR, apiVersion VARCHAR, managementEvent BOOLEAN, "
+    "recipientAccountId VARCHAR, serviceEventDetails JSON, sharedEventID VARCHAR, vpcEndpointId VARCHAR, "
+    "eventCategory VARCHAR, tlsDetails STRUCT(tlsVersion VARCHAR, cipherSuite VARCHAR, "
+    "clientProvidedHostHeader VARCHAR), sessionCredentialFromConsole VARCHAR)[]")
+files = sorted(f for f in glob.glob(sys.argv[1] + "/**/CloudTrail/**/*.json.gz", recursive=True))
+connection = duckdb.connect(config={"threads": int(sys.argv[3]), "preserve_insertion_order": False})
+began = time.perf_counter()
+connection.execute(
+    "COPY (SELECT unnest(Records, recursive := false) AS r FROM read_json($files, columns = {'Records': '"
+    + RECORD + "'}, records = true, format = 'auto', compression = 'gzip', maximum_object_size = 268435456)) "
+    "TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)",
+    {"files": files},
+)
+seconds = time.perf_counter() - began
+events = connection.execute("SELECT count(*) FROM read_parquet('" + sys.argv[2] + "')").fetchone()[0]
+print(json.dumps({"seconds": seconds, "events_read": events, "files": len(files)}))
+'''
 
 INGEST = """
 import json, sys, time
@@ -43,38 +77,56 @@ if __name__ == "__main__":
 """
 
 
+def _in_tmp(name: str, code: str, *args: str) -> Run:
+    """Run a benchmark script whose output goes to a fresh temporary directory (first ``{out}`` arg)."""
+    target = Path(tempfile.mkdtemp(prefix="trailsmith-bench-"))
+    try:
+        return run_python(name, code, *(a.replace("{out}", str(target)) for a in args))
+    finally:
+        shutil.rmtree(target, ignore_errors=True)
+
+
 def measure(name: str, path: Path, json_bytes: int) -> list[dict[str, Any]]:
+    """Every run of one archive; the rows carry their ratios."""
     warm(path)
-    rows: list[dict[str, Any]] = []
     floor = run_python(f"{name}: gunzip+orjson.loads", FLOOR, str(path))
-    rows.append(_row(floor, json_bytes))
-    by_workers = {}
-    for workers in (1, 2):
-        target = Path(tempfile.mkdtemp(prefix="trailsmith-bench-"))
-        try:
-            run = run_python(f"{name}: ingest, {workers} worker(s)", INGEST, str(path), str(target / "wh"), str(workers))
-        finally:
-            shutil.rmtree(target, ignore_errors=True)
-        by_workers[workers] = run
-        rows.append(_row(run, json_bytes))
-    rows[1]["ratio"] = round(floor.seconds / by_workers[1].seconds, 3)
-    rows[1]["ratio_against"] = "gunzip+orjson.loads, 1 process"
-    rows[2]["ratio"] = round(by_workers[1].seconds / by_workers[2].seconds, 3)
-    rows[2]["ratio_against"] = "ingest, 1 worker"
+    duck = {t: _in_tmp(f"{name}: duckdb read_json -> parquet, {t} thread(s)", DUCKDB, str(path), "{out}/out.parquet", str(t)) for t in (1, 2)}
+    ours = {w: _in_tmp(f"{name}: trailsmith ingest, {w} worker(s)", INGEST, str(path), "{out}/wh", str(w)) for w in (1, 2)}
+    rows = [_row(floor, json_bytes), *(_row(duck[t], json_bytes) for t in (1, 2)), *(_row(ours[w], json_bytes) for w in (1, 2))]
+    rows[3].update(
+        baseline="gunzip+orjson.loads, 1 process", ratio=round(floor.seconds / ours[1].seconds, 3),
+        ratio_duckdb_1_thread=round(duck[1].seconds / ours[1].seconds, 3),
+    )
+    rows[4].update(
+        baseline="trailsmith ingest, 1 worker", ratio=round(ours[1].seconds / ours[2].seconds, 3),
+        ratio_duckdb_2_threads=round(duck[2].seconds / ours[2].seconds, 3),
+    )
     return rows
 
 
-def _row(run: Any, json_bytes: int) -> dict[str, Any]:
+def _row(run: Run, json_bytes: int) -> dict[str, Any]:
     events = run.result["events_read"]
     return {
         "name": run.name,
         "events": events,
         "files": run.result["files"],
+        "input_mb": round(json_bytes / 1e6, 1),
         "seconds": round(run.seconds, 3),
         "events_per_s": round(events / run.seconds),
-        "json_mb_per_s": round(json_bytes / 1e6 / run.seconds, 1),
+        "mb_per_s": round(json_bytes / 1e6 / run.seconds, 1),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
     }
+
+
+ARCHIVE = dict(accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7)
+
+
+def run(events: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for name, minutes in (("few large files", 1440), ("many small files", 5)):
+        path, totals = archive(f"ingest-{minutes}m", events=events, file_minutes=minutes, **ARCHIVE)
+        rows.extend(measure(name, path, totals["json_bytes"]))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -82,11 +134,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--events", type=int, default=1_000_000, help="events per archive (default 1,000,000)")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    common = dict(events=args.events, accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7)
-    results: dict[str, Any] = {"benchmark": "ingest", "events": args.events, "rows": []}
-    for name, minutes in (("few large files", 1440), ("many small files", 5)):
-        path, totals = archive(f"ingest-{minutes}m", file_minutes=minutes, **common)
-        results["rows"].extend(measure(name, path, totals["json_bytes"]))
+    results = {"benchmark": "ingest", "events": args.events, "rows": run(args.events)}
     write_json(args.json, results)
     return results
 
