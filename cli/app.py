@@ -39,7 +39,7 @@ def _root(
 
 
 #: Command modules, by topic; importing one registers its commands on ``app``.
-COMMAND_MODULES = ("ingest", "sql", "query", "policy", "schema", "synth")
+COMMAND_MODULES = ("ingest", "sql", "query", "policy", "unused", "schema", "synth")
 
 
 def _register() -> None:

@@ -1,1 +1,247 @@
-"""``trailsmith policy``: least-privilege policies (being written)."""
+"""``trailsmith policy``: least-privilege IAM policies from what principals really did."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from trailsmith.cli import options
+from trailsmith.cli.app import app
+from trailsmith.cli.progress import enabled, stderr
+from trailsmith.policy import generate
+from trailsmith.policy_model import PolicyError, PrincipalPolicy
+from trailsmith.policy_render import explain, explanation_json, terraform, unique_names
+
+
+class PolicyFormat(str, enum.Enum):
+    json = "json"
+    terraform = "terraform"
+
+
+class Resources(str, enum.Enum):
+    exact = "exact"
+    generalize = "generalize"
+    service = "service"
+
+
+class Group(str, enum.Enum):
+    role = "role"
+    permission_set = "permission-set"
+
+
+@app.command("policy")
+def policy_command(
+    principal: List[str] = typer.Option(
+        [],
+        "--principal",
+        "-p",
+        metavar="ARN",
+        help="Policy holder ARN (role or user); repeat for more.",
+        show_default=False,
+    ),
+    all_principals: bool = typer.Option(False, "--all", help="Every principal of the warehouse."),
+    warehouse: Optional[Path] = options.Warehouse,
+    since: Optional[str] = typer.Option(
+        None,
+        "--since",
+        metavar="WHEN",
+        help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 30d (ago).",
+        show_default=False,
+    ),
+    until: Optional[str] = typer.Option(
+        None, "--until", metavar="WHEN", help="End, inclusive for a date: 2024-08-31.", show_default=False
+    ),
+    account: List[str] = typer.Option(
+        [],
+        "--account",
+        metavar="ID",
+        help="Only principals of this account id; repeat for more.",
+        show_default=False,
+    ),
+    region: List[str] = typer.Option(
+        [],
+        "--region",
+        metavar="REGION",
+        help="Only calls made in this region; repeat for more.",
+        show_default=False,
+    ),
+    group: Group = typer.Option(
+        Group.role,
+        "--group",
+        help="role: one policy per role or user; permission-set: one per "
+        "IAM Identity Center permission set, merging its roles across accounts.",
+    ),
+    fmt: PolicyFormat = typer.Option(
+        PolicyFormat.json, "--format", "-f", help="IAM JSON or Terraform data blocks."
+    ),
+    resources: Resources = typer.Option(
+        Resources.exact,
+        "--resources",
+        help="exact ARNs; generalize (bounded wildcards, see --explain); service (any resource).",
+    ),
+    out: Optional[Path] = typer.Option(
+        None,
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Write one file per principal (and part) and index.json into this directory.",
+        show_default=False,
+    ),
+    show_explain: bool = typer.Option(
+        False,
+        "--explain",
+        help="On stderr (and as .explain.json with --out): the "
+        "evidence for every statement and what was left out and why.",
+    ),
+    quiet: bool = options.Quiet,
+) -> None:
+    """Generate least-privilege IAM policies from the calls principals made.
+
+    Only authorised API calls count (throttled and not-found calls were authorised); denied calls, calls
+    that need no permission, console sign-ins, service events and events that map to no IAM action are left
+    out and reported. iam:PassRole is added for roles passed to services, with iam:PassedToService.
+
+    With one --principal and no --out, stdout is exactly the policy document (a JSON array only when it
+    had to be split), ready for aws iam create-policy.
+
+    \b
+    Examples:
+      trailsmith policy -p arn:aws:iam::123456789012:role/app > app.json
+      trailsmith policy -p arn:aws:iam::123456789012:role/app \\
+          | aws iam create-policy --policy-name app --policy-document file:///dev/stdin
+      trailsmith policy --all --since 90d --resources generalize --out policies/
+    """
+    if bool(principal) == all_principals:
+        raise PolicyError("say whose policy", hint="Give --principal ARN (repeatable) or --all")
+    with _stdout_kept_clean(quiet):
+        policies = generate(
+            warehouse,
+            principal or None,
+            since=since,
+            until=until,
+            accounts=account,
+            regions=region,
+            resources=resources.value,
+            group=group.value,
+        )  # type: ignore[arg-type]
+    if out is not None:
+        _write_dir(out, policies, fmt, show_explain, warehouse)
+    else:
+        _write_stdout(policies, fmt)
+    _report(policies, quiet, show_explain)
+
+
+@contextlib.contextmanager
+def _stdout_kept_clean(quiet: bool) -> Iterator[None]:
+    """Send what the SQL engine prints to stdout (its progress bar on long queries) to stderr, or nowhere.
+
+    stdout carries the policy alone, so ``| aws iam create-policy`` always reads a valid document.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    target = os.open(os.devnull, os.O_WRONLY) if not enabled(quiet) else os.dup(2)
+    try:
+        os.dup2(target, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(target)
+
+
+def _write_stdout(policies: list[PrincipalPolicy], fmt: PolicyFormat) -> None:
+    usable = [p for p in policies if p.documents]
+    if len(policies) == 1 and not usable:
+        raise PolicyError(
+            f"{policies[0].principal} made no authorised call that needs a permission",
+            hint="Widen --since/--until, or see what it did with --explain",
+        )
+    if fmt is PolicyFormat.terraform:
+        sys.stdout.write("\n".join(terraform(p) for p in usable))
+    elif len(policies) == 1:
+        sys.stdout.write(usable[0].to_json())
+    else:
+        merged = {p.principal: json.loads(p.to_json()) for p in usable}
+        sys.stdout.write(json.dumps(merged, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _write_dir(
+    out: Path,
+    policies: list[PrincipalPolicy],
+    fmt: PolicyFormat,
+    show_explain: bool,
+    warehouse: Optional[Path],
+) -> None:
+    if out.exists() and not out.is_dir():
+        raise PolicyError(f"{out} exists and is not a directory", hint="Give a directory for --out")
+    from trailsmith.warehouse import default_path
+
+    root = Path(warehouse if warehouse is not None else default_path())
+    if out.resolve().is_relative_to(root.resolve()):
+        raise PolicyError(
+            f"{out} is inside the warehouse", hint="Write policies outside the warehouse directory"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    names = unique_names([p.principal for p in policies])
+    index: dict[str, dict[str, object]] = {}
+    for policy in policies:
+        files = _policy_files(policy, names[policy.principal], fmt, show_explain)
+        for name, text in files.items():
+            _write(out / name, text)
+        index[policy.principal] = {
+            "files": sorted(files),
+            "members": list(policy.members),
+            "documents": len(policy.documents),
+        }
+    _write(out / "index.json", json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+
+
+def _policy_files(
+    policy: PrincipalPolicy, stem: str, fmt: PolicyFormat, show_explain: bool
+) -> dict[str, str]:
+    files: dict[str, str] = {}
+    if fmt is PolicyFormat.terraform and policy.documents:
+        files[f"{stem}.tf"] = terraform(policy)
+    elif len(policy.documents) == 1:
+        files[f"{stem}.json"] = policy.documents[0].to_json() + "\n"
+    else:
+        for number, document in enumerate(policy.documents, start=1):
+            files[f"{stem}.part{number}.json"] = document.to_json() + "\n"
+    if show_explain:
+        files[f"{stem}.explain.json"] = explanation_json(policy)
+    return files
+
+
+def _write(path: Path, text: str) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _report(policies: list[PrincipalPolicy], quiet: bool, show_explain: bool) -> None:
+    for policy in policies:
+        if show_explain:
+            stderr.print(explain(policy), markup=False, highlight=False, end="")
+        for note in policy.notes:
+            stderr.print(f"warning: {policy.principal}: {note}", markup=False)
+        if quiet:
+            continue
+        excluded: dict[str, int] = {}
+        for item in policy.excluded:
+            excluded[item.reason] = excluded.get(item.reason, 0) + item.evidence.events
+        left = ", ".join(f"{n:,} {reason}" for reason, n in sorted(excluded.items())) or "nothing"
+        stderr.print(
+            f"{policy.principal}: {len(policy.statements)} statements in {len(policy.documents)} document(s) "
+            f"from {policy.events:,} events; left out: {left}; "
+            f'{len(policy.fallbacks)} action(s) on "*" for lack of a resource',
+            markup=False,
+        )

@@ -43,6 +43,7 @@ def lock_down(connection: duckdb.DuckDBPyConnection, allowed_paths: Sequence[str
         "SET autoload_known_extensions = false",
         "SET allow_community_extensions = false",
         "SET python_enable_replacements = false",
+        "SET enable_progress_bar = false",  # it would print on stdout, mixed with the rows
         "SET lock_configuration = true",
     ):
         connection.execute(statement)

@@ -170,8 +170,9 @@ def _run_instances(c: Ctx) -> Call:
         }]},
     }
     needs = (
+        # the root EBS volume is created by the call too ("rootDeviceType": "ebs"): RunInstances needs volume/*
         (_ec2_arn(c, "instance", "*"), f"arn:aws:ec2:{c.region}::image/{image}", _ec2_arn(c, "subnet", subnet),
-         _ec2_arn(c, "security-group", group), _ec2_arn(c, "network-interface", "*")),
+         _ec2_arn(c, "security-group", group), _ec2_arn(c, "network-interface", "*"), _ec2_arn(c, "volume", "*")),
         role.arn,
     )
     return Call(request, needs, response, via=role.profile_arn)
@@ -240,7 +241,10 @@ def _register_task_definition(c: Ctx) -> Call:
                                    "networkMode": "awsvpc", "compatibilities": ["EC2", "FARGATE"],
                                    "requiresCompatibilities": ["FARGATE"], "cpu": "256", "memory": "512",
                                    "registeredAt": iso_ms(c.day, c.rng)}}
-    return Call(request, (arn, (task_role.arn, exec_role.arn)), response)
+    # the revision is created by the call, so the permission is on the family: a policy naming revision N
+    # could not register revision N+1
+    family_arn = f"{c.pool.prefix('ecs')}task-definition/{family}:*"
+    return Call(request, (family_arn, (task_role.arn, exec_role.arn)), response)
 
 
 def _cluster_arn(c: Ctx) -> str:

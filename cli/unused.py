@@ -1,0 +1,175 @@
+"""``trailsmith unused``: what principals of an IAM export are granted but never use; right-sized policies."""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import typer
+
+from trailsmith import iam_export
+from trailsmith.cli import options
+from trailsmith.cli.app import app
+from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
+from trailsmith.cli.progress import enabled, stderr
+from trailsmith.iam_export import IamExportError
+from trailsmith.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
+from trailsmith.warehouse import Warehouse, default_path
+
+
+class Status(str, enum.Enum):
+    used = "used"
+    unused = "unused"
+    not_granted = "not_granted"
+    denied = "denied"
+
+
+@app.command("unused")
+def unused_command(
+    authorization_details: List[Path] = typer.Option(
+        [], "--authorization-details", "-a", show_default=False,
+        help="Output of 'aws iam get-account-authorization-details' (JSON); repeat for more accounts or "
+        "pages."),
+    policy_file: List[str] = typer.Option(
+        [], "--policy-file", show_default=False,
+        help="ARN=FILE: a policy document of a role or user (added to its policies; it need not be in the "
+        "export), or the document of a managed policy ARN the export lacks. Repeatable."),
+    warehouse: Optional[Path] = options.Warehouse,
+    since: Optional[str] = typer.Option(None, "--since", show_default=False,
+                                        help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."),
+    until: Optional[str] = typer.Option(None, "--until", help="End, inclusive for a date: 2024-08-31.",
+                                        show_default=False),
+    principal: List[str] = typer.Option([], "--principal", "-p", show_default=False,
+                                        help="Only this role or user ARN of the export; repeat for more."),
+    status: List[Status] = typer.Option([], "--status", show_default=False, help="Only rows of this status "
+                                        "(used, unused, not_granted, denied); repeatable."),
+    fmt: Optional[Format] = FormatOption,
+    out: Optional[Path] = OutOption,
+    suggest_dir: Optional[Path] = typer.Option(
+        None, "--suggest", show_default=False,
+        help="Write into this directory, per principal, the least-privilege policy generated from its calls "
+        "(<name>.policy.json), a diff against what it is granted now (<name>.diff.txt), and index.json."),
+    strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable entry of the IAM input "
+                                "instead of reporting it, skipping it and evaluating the rest."),
+    quiet: bool = options.Quiet,
+) -> None:
+    """Granted versus used: each action a principal's IAM policies allow, whether it was used, and when last.
+
+    Rows: principal, action, access_level, status (used / unused / not_granted / denied), granted_by,
+    last_used (empty when unused in the window), calls, conditional, resource_scoped, limited_by,
+    denied_calls, last_denied. On stderr, per principal: granted, used, unused, the share removable.
+
+    Wildcards and NotAction are expanded against the IAM reference data; Deny statements, groups and
+    permissions boundaries are applied. Conditions are reported, not evaluated; Organizations SCPs and
+    session and resource-based policies are out of scope (calls they allowed show as not_granted).
+
+    \b
+    Examples:
+      aws iam get-account-authorization-details > auth.json
+      trailsmith unused -a auth.json --since 90d --status unused --format csv > unused.csv
+      trailsmith unused -a auth.json -p arn:aws:iam::123456789012:role/app --suggest right-sized/
+      trailsmith unused --policy-file arn:aws:iam::123456789012:role/app=app.json --format json
+    """
+    details = iam_export.load(authorization_details, [_assignment(a) for a in policy_file], strict=strict)
+    for problem in details.problems:
+        stderr.print(f"warning: skipped {problem}", markup=False)
+    protect = Warehouse(warehouse if warehouse is not None else default_path()).root
+    if suggest_dir is not None and suggest_dir.resolve().is_relative_to(protect.resolve()):
+        raise IamExportError(f"--suggest {suggest_dir} is inside the warehouse", hint="Write them elsewhere")
+    with _stdout_kept_clean(quiet):
+        report = analyze(details, warehouse, principals=principal or None, since=since, until=until)
+    batches = report.batches([s.value for s in status])
+    rows = write_to(batches, SCHEMA, resolve(fmt, out), out, protect=protect)
+    if suggest_dir is not None:
+        with _stdout_kept_clean(quiet):
+            _write_suggestions(suggest_dir, suggest(report, warehouse))
+    _report(report, rows, out, suggest_dir, quiet)
+
+
+def _assignment(text: str) -> tuple[str, str]:
+    """``--policy-file ARN=FILE``: split at the first '=' (an ARN has none, a file name may)."""
+    arn, sep, path = text.partition("=")
+    if not sep or not arn.strip() or not path.strip():
+        example = "--policy-file arn:aws:iam::123456789012:role/app=app-policy.json"
+        raise IamExportError(f"--policy-file {text!r} is not ARN=FILE", hint=f"For example {example}")
+    return arn.strip(), path.strip()
+
+
+@contextlib.contextmanager
+def _stdout_kept_clean(quiet: bool) -> Iterator[None]:
+    """Send what DuckDB prints on stdout (its progress bar on long queries) elsewhere: stdout is for rows."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    target = os.open(os.devnull, os.O_WRONLY) if not enabled(quiet) else os.dup(2)
+    try:
+        os.dup2(target, 1)
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(target)
+
+
+def _write_suggestions(out: Path, suggestions: list[Suggestion]) -> None:
+    """``<name>.policy.json`` (when there is a policy), ``<name>.diff.txt`` per principal, and ``index.json``.
+
+    Names come from the ARN through a strict character set (``policy_render.unique_names``), and every path is
+    checked to be a plain file directly inside ``out``: no ARN can name a file anywhere else.
+    """
+    from trailsmith.policy_render import unique_names
+
+    if out.exists() and not out.is_dir():
+        raise IamExportError(f"--suggest {out} exists and is not a directory", hint="Give a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    names = unique_names([s.principal for s in suggestions])
+    index: dict[str, dict[str, object]] = {}
+    for item in suggestions:
+        files = {f"{names[item.principal]}.diff.txt": item.diff}
+        policy = item.policy_json()
+        if policy is not None:
+            files[f"{names[item.principal]}.policy.json"] = policy
+        for name, text in files.items():
+            _write(out, name, text)
+        index[item.principal] = {"files": sorted(files), "kept": len(item.kept), "removed": len(item.removed),
+                                 "added": len(item.added)}
+    _write(out, "index.json", json.dumps(index, indent=2, sort_keys=True) + "\n")
+
+
+def _write(directory: Path, name: str, text: str) -> None:
+    root = directory.resolve()
+    path = (root / name).resolve()
+    if path.parent != root or name.startswith(".") or "/" in name or "\\" in name:
+        raise IamExportError(f"refusing to write {name!r}: not a plain file name inside {directory}")
+    temporary = root / f".{name}.{os.getpid()}.tmp"
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _report(report: UnusedReport, rows: int, out: Optional[Path], suggest_dir: Optional[Path],
+            quiet: bool) -> None:
+    for summary in report.summaries():
+        if not quiet:
+            stderr.print(summary.line(), markup=False)
+        for note in summary.notes:
+            stderr.print(f"  warning: {note}", markup=False)
+    if quiet:
+        return
+    if report.outsiders:
+        listed = ", ".join(report.outsiders[:5]) + (" ..." if len(report.outsiders) > 5 else "")
+        stderr.print(f"{len(report.outsiders):,} roles or users of the export's accounts made calls in the "
+                     f"window but are not in the export: {listed}", markup=False)
+    since, until = report.window.since, report.window.until
+    window = f"{since.isoformat() if since else 'start'} .. {until.isoformat() if until else 'end'}"
+    data = report.data_version
+    stderr.print(f"window {window}; IAM reference data {data}; {report.out_of_scope}", markup=False)
+    if out is not None:
+        stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
+    if suggest_dir is not None:
+        stderr.print(f"wrote a suggestion for each of {len(report.evaluations):,} principals to "
+                     f"{suggest_dir} (index.json lists the files)", markup=False)

@@ -1,0 +1,225 @@
+"""The values the policy generator returns: frozen, comparable, and printable as IAM JSON.
+
+A :class:`PrincipalPolicy` holds one policy holder's (or one permission set's) documents, each a list of
+:class:`Statement`, with the :class:`Evidence` behind every statement and the :class:`Exclusion` list of
+what was left out and why. Nothing here queries or derives anything: these are the results, kept apart so
+that renderers (JSON, Terraform, explain text, the CLI) depend on values, never on the machinery.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+
+from trailsmith.errors import TrailsmithError
+
+ResourceMode = Literal["exact", "generalize", "service"]
+GroupMode = Literal["role", "permission-set"]
+
+#: Why events did not become permissions.
+ExclusionReason = Literal[
+    "denied",
+    "unauthenticated",
+    "unmapped",
+    "no-permission",
+    "service-event",
+    "sign-in",
+    "not-an-api-call",
+]
+
+POLICY_VERSION = "2012-10-17"
+#: Managed policy size limit: characters, whitespace not counted.
+MAX_DOCUMENT_CHARS = 6144
+#: Managed policies a role can have attached by default; more documents than this earn a warning.
+DEFAULT_ATTACHED_POLICIES = 10
+#: Sample event ids kept per statement and per exclusion.
+SAMPLES = 3
+
+
+class PolicyError(TrailsmithError):
+    """A policy cannot be generated as asked (unknown principal, nothing used, bad option value)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How often, when, and in which events something was seen."""
+
+    events: int
+    first_seen: datetime
+    last_seen: datetime
+    sample_event_ids: tuple[str, ...] = ()
+
+    def merge(self, other: Evidence) -> Evidence:
+        samples = tuple(sorted(set(self.sample_event_ids) | set(other.sample_event_ids))[:SAMPLES])
+        return Evidence(
+            self.events + other.events,
+            min(self.first_seen, other.first_seen),
+            max(self.last_seen, other.last_seen),
+            samples,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "first_seen": self.first_seen.isoformat(),
+            "last_seen": self.last_seen.isoformat(),
+            "sample_event_ids": list(self.sample_event_ids),
+        }
+
+
+def merge_all(items: list[Evidence]) -> Evidence:
+    """The union of several pieces of evidence (at least one)."""
+    out = items[0]
+    for item in items[1:]:
+        out = out.merge(item)
+    return out
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One condition of a statement: ``{operator: {key: values}}``."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One ``Allow`` statement, with the evidence for it and notes on how its resources were chosen."""
+
+    sid: str
+    actions: tuple[str, ...]
+    resources: tuple[str, ...]
+    evidence: Evidence
+    conditions: tuple[Condition, ...] = ()
+    #: how the resources were derived: fallbacks to ``"*"``, generalisations, assumptions
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The statement as IAM JSON (key order as AWS writes it)."""
+        out: dict[str, Any] = {
+            "Sid": self.sid,
+            "Effect": "Allow",
+            "Action": list(self.actions),
+            "Resource": list(self.resources),
+        }
+        if self.conditions:
+            block: dict[str, dict[str, Any]] = {}
+            for condition in self.conditions:
+                values = list(condition.values)
+                block.setdefault(condition.operator, {})[condition.key] = (
+                    values[0] if len(values) == 1 else values
+                )
+            out["Condition"] = block
+        return out
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """One IAM policy document: ``Version`` and its statements."""
+
+    statements: tuple[Statement, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"Version": POLICY_VERSION, "Statement": [s.to_dict() for s in self.statements]}
+
+    def to_json(self) -> str:
+        """Indented JSON, keys in IAM's order, non-ASCII kept as is (IAM allows U+0020 to U+00FF)."""
+        return orjson.dumps(self.to_dict(), option=orjson.OPT_INDENT_2).decode()
+
+    @property
+    def size(self) -> int:
+        """Characters IAM counts against the size limit: every character but whitespace."""
+        return non_whitespace_length(orjson.dumps(self.to_dict()).decode())
+
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def non_whitespace_length(text: str) -> int:
+    """Length of ``text`` without whitespace, as IAM measures a policy."""
+    return len(text) - sum(len(m) for m in _WHITESPACE.findall(text))
+
+
+@dataclass(frozen=True)
+class Exclusion:
+    """Events of one kind that did not become permissions, and why."""
+
+    reason: ExclusionReason
+    event_source: str
+    event_name: str
+    evidence: Evidence
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "eventSource": self.event_source,
+            "eventName": self.event_name,
+            "detail": self.detail,
+            **self.evidence.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class PrincipalPolicy:
+    """The least-privilege policy of one policy holder (or one IAM Identity Center permission set)."""
+
+    #: the role/user ARN, or ``permission-set/<Name>`` when roles were grouped
+    principal: str
+    #: the policy holders merged into it (one, unless grouped)
+    members: tuple[str, ...]
+    documents: tuple[PolicyDocument, ...]
+    excluded: tuple[Exclusion, ...] = ()
+    #: warnings about the whole policy (split in many parts, nothing used ...)
+    notes: tuple[str, ...] = ()
+    #: events that became permissions
+    events: int = 0
+    resources_mode: ResourceMode = "exact"
+    window: tuple[datetime | None, datetime | None] = (None, None)
+    #: actions that fell back to ``"*"`` because their resource could not be determined
+    fallbacks: tuple[str, ...] = field(default=())
+    #: (service, events): counted calls an AWS service made with the principal's identity (``invokedBy``)
+    on_behalf_of: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def statements(self) -> tuple[Statement, ...]:
+        return tuple(s for d in self.documents for s in d.statements)
+
+    @property
+    def actions(self) -> tuple[str, ...]:
+        """Every action granted, sorted."""
+        return tuple(sorted({a for s in self.statements for a in s.actions}))
+
+    def to_json(self) -> str:
+        """The policy as ``aws iam create-policy`` takes it: one document, or a JSON array of the parts."""
+        if len(self.documents) == 1:
+            return self.documents[0].to_json() + "\n"
+        parts = [d.to_dict() for d in self.documents]
+        return orjson.dumps(parts, option=orjson.OPT_INDENT_2).decode() + "\n"
+
+    def explanation(self) -> dict[str, Any]:
+        """Everything ``--explain`` shows, as JSON-ready data."""
+        return {
+            "principal": self.principal,
+            "members": list(self.members),
+            "resources_mode": self.resources_mode,
+            "window": [None if w is None else w.isoformat() for w in self.window],
+            "events_used": self.events,
+            "documents": [
+                [
+                    {**s.to_dict(), "evidence": s.evidence.to_dict(), "notes": list(s.notes)}
+                    for s in d.statements
+                ]
+                for d in self.documents
+            ],
+            "excluded": [e.to_dict() for e in self.excluded],
+            "fallbacks": list(self.fallbacks),
+            "on_behalf_of": [{"service": s, "events": n} for s, n in self.on_behalf_of],
+            "notes": list(self.notes),
+        }

@@ -1,0 +1,70 @@
+"""Golden files: the policies of data/sample's principals, byte for byte.
+
+Rewrite them with ``pytest --update-golden`` (or ``TRAILSMITH_UPDATE_GOLDEN=1``) after a deliberate change,
+and read the diff: it is the review of what the change does to real policies.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from test_policy_support import SAMPLE
+
+import trailsmith
+import trailsmith.policy as policy
+from trailsmith.policy_render import explanation_json, terraform, unique_names
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "policy"
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("golden") / "wh"
+    trailsmith.ingest([str(SAMPLE)], path, workers=1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def updating(request: pytest.FixtureRequest) -> bool:
+    flag = False
+    try:
+        flag = bool(request.config.getoption("--update-golden"))
+    except ValueError:  # the option is registered in conftest.py; without it, the environment decides
+        pass
+    return flag or os.environ.get("TRAILSMITH_UPDATE_GOLDEN") == "1"
+
+
+def expected_files(warehouse: Path) -> dict[str, str]:
+    exact = policy.generate(warehouse)
+    names = unique_names([p.principal for p in exact])
+    files = {f"{names[p.principal]}.json": p.to_json() for p in exact if p.documents}
+    wide = policy.generate(warehouse, resources="generalize")
+    files["generalize.json"] = "".join(f"// {p.principal}\n{p.to_json()}" for p in wide if p.documents)
+    sets = policy.generate(warehouse, group="permission-set")
+    files["permission-sets.tf"] = "\n".join(
+        terraform(p) for p in sets if p.principal.startswith("permission-set/")
+    )
+    deployer = next(p for p in exact if p.principal.endswith(":role/app-deployer"))
+    files["app-deployer.explain.json"] = explanation_json(deployer)
+    return files
+
+
+def test_policies_match_the_golden_files(warehouse: Path, updating: bool) -> None:
+    files = expected_files(warehouse)
+    if updating:
+        GOLDEN.mkdir(parents=True, exist_ok=True)
+        for stale in GOLDEN.iterdir():
+            if stale.name not in files:
+                stale.unlink()
+        for name, text in files.items():
+            (GOLDEN / name).write_text(text, encoding="utf-8")
+    present = sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.is_dir() else []
+    assert present == sorted(files), (
+        "golden files differ in names; run pytest --update-golden and review the diff"
+    )
+    for name, text in sorted(files.items()):
+        assert (GOLDEN / name).read_text(encoding="utf-8") == text, (
+            f"{name} changed; review, then --update-golden"
+        )

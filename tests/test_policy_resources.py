@@ -1,0 +1,344 @@
+"""Resources of one call, action by action: what the request names or creates, what falls back to "*"."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from trailsmith.actions import map_event
+from trailsmith.policy_arns import allowed_characters, build, covers, literal, matches_format
+from trailsmith.policy_extract import Call, Known
+from trailsmith.policy_passrole import passed_roles
+from trailsmith.policy_resources import grants_for
+
+ACCOUNT, REGION = "111122223333", "eu-west-1"
+USER = f"arn:aws:iam::{ACCOUNT}:user/dev/carol"
+
+
+def call(
+    source: str,
+    name: str,
+    fields: dict[str, str] | None = None,
+    *,
+    resources: tuple[Any, ...] = (),
+    ec2_ids: tuple[str, ...] = (),
+    known: Known | None = None,
+    principal: str = USER,
+) -> Call:
+    return Call(
+        source, name, "aws", ACCOUNT, REGION, principal, fields or {}, resources, ec2_ids, known or Known()
+    )
+
+
+def resources_of(c: Call) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for grant in grants_for(c, map_event(f"{c.source}.amazonaws.com", c.name).actions):
+        out.setdefault(grant.action, set()).add(grant.resource)
+    return out
+
+
+def test_copy_object_writes_the_target_and_reads_the_source() -> None:
+    got = resources_of(
+        call(
+            "s3",
+            "CopyObject",
+            {"bucketName": "dst", "key": "a/b.txt", "x-amz-copy-source": "src/in%20put.txt?versionId=3"},
+        )
+    )
+    assert got["s3:PutObject"] == {"arn:aws:s3:::dst/a/b.txt"}
+    assert got["s3:GetObject"] == {"arn:aws:s3:::src/in put.txt"}
+
+
+def test_object_calls_without_a_key_get_the_bucket_s_objects() -> None:
+    assert resources_of(call("s3", "DeleteObjects", {"bucketName": "b"})) == {
+        "s3:DeleteObject": {"arn:aws:s3:::b/*"}
+    }
+    assert resources_of(call("s3", "ListObjectsV2", {"bucketName": "b"})) == {
+        "s3:ListBucket": {"arn:aws:s3:::b"}
+    }
+
+
+def test_wildcard_characters_in_names_are_escaped() -> None:
+    got = resources_of(call("s3", "GetObject", {"bucketName": "b", "key": "2024/*final?$.csv"}))
+    [arn] = got["s3:GetObject"]
+    assert arn == "arn:aws:s3:::b/2024/${*}final${?}${$}.csv"
+    assert covers(arn, "arn:aws:s3:::b/2024/*final?$.csv") and not covers(
+        arn, "arn:aws:s3:::b/2024/xfinalx$.csv"
+    )
+
+
+def test_dynamodb_query_on_an_index_is_scoped_to_the_index() -> None:
+    got = resources_of(call("dynamodb", "Query", {"tableName": "Orders", "indexName": "by-status"}))
+    assert got == {"dynamodb:Query": {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders/index/by-status"}}
+
+
+def test_re_encrypt_splits_source_and_destination_keys() -> None:
+    source = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/11111111-1111-1111-1111-111111111111"
+    target = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/22222222-2222-2222-2222-222222222222"
+    got = resources_of(
+        call(
+            "kms",
+            "ReEncrypt",
+            {"destinationKeyId": target},
+            resources=((source, "AWS::KMS::Key", None), (target, "AWS::KMS::Key", None)),
+        )
+    )
+    assert got == {"kms:ReEncryptFrom": {source}, "kms:ReEncryptTo": {target}}
+
+
+def test_kms_decrypt_takes_the_key_from_resources() -> None:
+    key = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/33333333-3333-3333-3333-333333333333"
+    assert resources_of(call("kms", "Decrypt", {}, resources=((key, "AWS::KMS::Key", None),))) == {
+        "kms:Decrypt": {key}
+    }
+
+
+def test_secret_names_match_their_arn_suffix() -> None:
+    [pattern] = resources_of(call("secretsmanager", "GetSecretValue", {"secretId": "prod/db"}))[
+        "secretsmanager:GetSecretValue"
+    ]
+    assert pattern == f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-??????"
+    assert covers(pattern, f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-AbC123")
+    assert not covers(pattern, f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/db-admin-AbC123")
+
+
+def test_ssm_parameters_documents_and_instances() -> None:
+    got = resources_of(
+        call(
+            "ssm",
+            "SendCommand",
+            {
+                "documentName": "AWS-RunShellScript",
+                "instanceIds": '["i-0123456789abcdef0","mi-0123456789abcdef0"]',
+            },
+        )
+    )
+    assert got["ssm:SendCommand"] == {
+        f"arn:aws:ssm:{REGION}::document/AWS-RunShellScript",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/i-0123456789abcdef0",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:managed-instance/mi-0123456789abcdef0",
+    }
+    by_tag = resources_of(
+        call("ssm", "SendCommand", {"documentName": "Ops-Patch", "targets": '[{"key":"tag:a"}]'})
+    )
+    assert by_tag["ssm:SendCommand"] == {
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:document/Ops-Patch",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:managed-instance/*",
+    }
+    got = resources_of(call("ssm", "GetParameters", {"names": '["/app/a", "b:3"]'}))
+    assert got["ssm:GetParameters"] == {
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/app/a",
+        f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/b",
+    }
+
+
+def test_queue_urls_become_arns_in_the_queue_owners_account() -> None:
+    got = resources_of(
+        call("sqs", "SendMessage", {"queueUrl": f"https://sqs.{REGION}.amazonaws.com/444455556666/jobs"})
+    )
+    assert got == {"sqs:SendMessage": {f"arn:aws:sqs:{REGION}:444455556666:jobs"}}
+
+
+def test_lambda_names_partial_arns_and_qualifiers() -> None:
+    fn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    assert resources_of(call("lambda", "Invoke", {"functionName": "app"}))["lambda:InvokeFunction"] == {
+        f"{fn}:app"
+    }
+    assert resources_of(call("lambda", "Invoke", {"functionName": "app", "qualifier": "live"}))[
+        "lambda:InvokeFunction"
+    ] == {f"{fn}:app:live"}
+    other = "arn:aws:lambda:us-east-1:444455556666:function:remote"
+    assert resources_of(call("lambda", "Invoke", {"functionName": other}))["lambda:InvokeFunction"] == {other}
+
+
+def test_role_names_get_their_path_from_the_warehouse_or_any_path() -> None:
+    known = Known.from_arns([f"arn:aws:iam::{ACCOUNT}:role/service-role/app"])
+    assert resources_of(call("iam", "GetRole", {"roleName": "app"}, known=known)) == {
+        "iam:GetRole": {f"arn:aws:iam::{ACCOUNT}:role/service-role/app"}
+    }
+    unknown = resources_of(call("iam", "GetRole", {"roleName": "other"}))["iam:GetRole"]
+    assert unknown == {f"arn:aws:iam::{ACCOUNT}:role/other", f"arn:aws:iam::{ACCOUNT}:role/*/other"}
+    assert all(
+        any(covers(p, f"arn:aws:iam::{ACCOUNT}:role{path}other") for p in unknown) for path in ("/", "/a/b/")
+    )
+
+
+def test_user_calls_without_a_user_act_on_the_caller() -> None:
+    assert resources_of(call("iam", "ListAccessKeys")) == {"iam:ListAccessKeys": {USER}}
+
+
+def test_created_resources_are_scoped_to_the_account_and_region() -> None:
+    got = resources_of(
+        call("ec2", "RunInstances", ec2_ids=("ami-0123456789abcdef0", "subnet-0123456789abcdef0"))
+    )
+    assert got["ec2:RunInstances"] == {
+        f"arn:aws:ec2:{REGION}::image/ami-0123456789abcdef0",
+        f"arn:aws:ec2:{REGION}:*:subnet/subnet-0123456789abcdef0",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:instance/*",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:network-interface/*",
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/*",
+        # no security group named: the VPC's default one, in the account
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:security-group/*",
+    }
+    snapshot = resources_of(call("ec2", "CreateSnapshot", ec2_ids=("vol-0123456789abcdef0",)))[
+        "ec2:CreateSnapshot"
+    ]
+    assert snapshot == {
+        f"arn:aws:ec2:{REGION}:{ACCOUNT}:volume/vol-0123456789abcdef0",
+        f"arn:aws:ec2:{REGION}::snapshot/*",
+    }
+
+
+def test_calls_naming_nothing_of_a_known_kind_act_on_all_of_it_in_the_account() -> None:
+    got = resources_of(call("monitoring", "DescribeAlarms", {"stateValue": "ALARM"}))
+    assert got == {"cloudwatch:DescribeAlarms": {f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:*"}}
+    prefix = resources_of(call("monitoring", "DescribeAlarms", {"alarmNamePrefix": "orders-"}))
+    assert prefix == {"cloudwatch:DescribeAlarms": {f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:orders-*"}}
+
+
+def test_unreadable_resources_fall_back_to_star_for_that_action_only() -> None:
+    grants = grants_for(
+        call("rds", "ModifyDBSnapshotAttribute", {}),
+        ("rds:ModifyDBSnapshotAttribute", "rds:DescribeDBSnapshots"),
+    )
+    by_action = {g.action: g for g in grants}
+    assert by_action["rds:ModifyDBSnapshotAttribute"].resource == "*"
+    assert by_action["rds:ModifyDBSnapshotAttribute"].kind == "fallback"
+    assert "snapshot" in by_action["rds:ModifyDBSnapshotAttribute"].note
+
+
+def test_actions_without_resource_types_get_star() -> None:
+    [grant] = grants_for(
+        call("ec2", "DescribeInstances", ec2_ids=("i-0123456789abcdef0",)), ("ec2:DescribeInstances",)
+    )
+    assert (grant.resource, grant.kind) == ("*", "any")
+
+
+def test_resources_of_unknown_services_are_matched_by_shape() -> None:
+    table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/T"
+    other = "arn:aws:s3:::unrelated"
+    c = Call("dax", "X", "aws", ACCOUNT, REGION, USER, {}, ((table, None, None), (other, None, None)))
+    [grant] = grants_for(c, ("dynamodb:GetItem",))
+    assert grant.resource == table
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "fields", "service", "role"),
+    [
+        (
+            "lambda",
+            "CreateFunction20150331",
+            {"role": f"arn:aws:iam::{ACCOUNT}:role/fn"},
+            "lambda.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/fn",
+        ),
+        (
+            "ecs",
+            "RegisterTaskDefinition",
+            {"executionRoleArn": f"arn:aws:iam::{ACCOUNT}:role/x"},
+            "ecs-tasks.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/x",
+        ),
+        (
+            "cloudformation",
+            "CreateStack",
+            {"stackName": "s", "roleARN": f"arn:aws:iam::{ACCOUNT}:role/cfn"},
+            "cloudformation.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/cfn",
+        ),
+        (
+            "states",
+            "CreateStateMachine",
+            {"roleArn": f"arn:aws:iam::{ACCOUNT}:role/sfn"},
+            "states.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/sfn",
+        ),
+        ("glue", "CreateJob", {"role": "etl"}, "glue.amazonaws.com", f"arn:aws:iam::{ACCOUNT}:role/*/etl"),
+        (
+            "s3",
+            "PutBucketReplication",
+            {"ReplicationConfiguration.Role": f"arn:aws:iam::{ACCOUNT}:role/r"},
+            "s3.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/r",
+        ),
+        (
+            "events",
+            "PutTargets",
+            {"targets": f'[{{"id":"1","roleArn":"arn:aws:iam::{ACCOUNT}:role/ev"}}]'},
+            "events.amazonaws.com",
+            f"arn:aws:iam::{ACCOUNT}:role/ev",
+        ),
+    ],
+)
+def test_passed_roles(source: str, name: str, fields: dict[str, str], service: str, role: str) -> None:
+    c = call(source, name, fields)
+    passed = list(passed_roles(c, map_event(f"{source}.amazonaws.com", name).actions))
+    assert passed and {p.service for p in passed} == {service}
+    assert role in {p.role for p in passed}
+
+
+def test_instance_profiles_resolve_through_add_role_to_instance_profile() -> None:
+    fields = {"iamInstanceProfile": '{"name": "web"}'}
+    known = Known.from_arns([f"arn:aws:iam::{ACCOUNT}:role/apps/web-role"], {(ACCOUNT, "web"): ("web-role",)})
+    [passed] = passed_roles(call("ec2", "RunInstances", fields, known=known), ("ec2:RunInstances",))
+    assert (
+        passed.role == f"arn:aws:iam::{ACCOUNT}:role/apps/web-role"
+        and "AddRoleToInstanceProfile" in passed.note
+    )
+    assumed = list(passed_roles(call("ec2", "RunInstances", fields), ("ec2:RunInstances",)))
+    assert {p.role for p in assumed} == {
+        f"arn:aws:iam::{ACCOUNT}:role/web",
+        f"arn:aws:iam::{ACCOUNT}:role/*/web",
+    }
+    assert all("assumed" in p.note for p in assumed)
+
+
+def test_no_role_is_passed_by_calls_that_do_not_pass_one() -> None:
+    c = call(
+        "lambda",
+        "UpdateFunctionCode20150331v2",
+        {"functionName": "f", "role": f"arn:aws:iam::{ACCOUNT}:role/x"},
+    )
+    assert list(passed_roles(c, ("lambda:UpdateFunctionCode",))) == []
+
+
+def test_arn_helpers() -> None:
+    fmt = "arn:${Partition}:s3:::${BucketName}"
+    assert matches_format("arn:aws:s3:::b", fmt) and not matches_format("arn:aws:s3:::b/k", fmt)
+    assert (
+        build("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}", {"Partition": "aws"})
+        == "arn:aws:logs:*:*:log-group:*"
+    )
+    assert literal("a$b") == "a${$}b"
+    assert allowed_characters("arn:aws:s3:::b/\u4e2d\u6587.txt") == ("arn:aws:s3:::b/*.txt", True)
+    assert allowed_characters("arn:aws:s3:::b/r\u00e9sum\u00e9") == ("arn:aws:s3:::b/r\u00e9sum\u00e9", False)
+
+
+def test_request_dependent_calls_keep_every_candidate_and_say_so(tmp_path: Any) -> None:
+    import trailsmith
+    import trailsmith.policy as policy
+    from events import event, write_records
+
+    partiql = event(
+        1,
+        eventSource="dynamodb.amazonaws.com",
+        eventName="ExecuteStatement",
+        requestParameters={"statement": "SELECT * FROM Orders"},
+        resources=[
+            {"type": "AWS::DynamoDB::Table", "ARN": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders"}
+        ],
+    )
+    write_records(tmp_path / "in" / "a.json.gz", [partiql])
+    trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    [p] = policy.generate(tmp_path / "wh")
+    assert set(p.actions) == {
+        "dynamodb:PartiQLSelect",
+        "dynamodb:PartiQLInsert",
+        "dynamodb:PartiQLUpdate",
+        "dynamodb:PartiQLDelete",
+    }
+    [statement] = p.statements
+    assert statement.resources == (f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders",)
+    assert any("depending on its request" in n for n in statement.notes)
