@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 
 from trailsmith.cli import options
 from trailsmith.cli.app import app
-from trailsmith.cli.progress import enabled, stderr
+from trailsmith.cli.progress import stderr
 from trailsmith.policy import generate
 from trailsmith.policy_model import PolicyError, PrincipalPolicy
 from trailsmith.policy_render import explain, explanation_json, terraform, unique_names
@@ -120,41 +119,21 @@ def policy_command(
     """
     if bool(principal) == all_principals:
         raise PolicyError("say whose policy", hint="Give --principal ARN (repeatable) or --all")
-    with _stdout_kept_clean(quiet):
-        policies = generate(
-            warehouse,
-            principal or None,
-            since=since,
-            until=until,
-            accounts=account,
-            regions=region,
-            resources=resources.value,
-            group=group.value,
-        )  # type: ignore[arg-type]
+    policies = generate(
+        warehouse,
+        principal or None,
+        since=since,
+        until=until,
+        accounts=account,
+        regions=region,
+        resources=resources.value,
+        group=group.value,
+    )  # type: ignore[arg-type]
     if out is not None:
         _write_dir(out, policies, fmt, show_explain, warehouse)
     else:
         _write_stdout(policies, fmt)
     _report(policies, quiet, show_explain)
-
-
-@contextlib.contextmanager
-def _stdout_kept_clean(quiet: bool) -> Iterator[None]:
-    """Send what the SQL engine prints to stdout (its progress bar on long queries) to stderr, or nowhere.
-
-    stdout carries the policy alone, so ``| aws iam create-policy`` always reads a valid document.
-    """
-    sys.stdout.flush()
-    saved = os.dup(1)
-    target = os.open(os.devnull, os.O_WRONLY) if not enabled(quiet) else os.dup(2)
-    try:
-        os.dup2(target, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(target)
 
 
 def _write_stdout(policies: list[PrincipalPolicy], fmt: PolicyFormat) -> None:

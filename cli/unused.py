@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import List, Optional
 
 import typer
 
@@ -16,7 +14,7 @@ from trailsmith import iam_export
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
-from trailsmith.cli.progress import enabled, stderr
+from trailsmith.cli.progress import stderr
 from trailsmith.iam_export import IamExportError
 from trailsmith.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
 from trailsmith.warehouse import Warehouse, default_path
@@ -81,13 +79,11 @@ def unused_command(
     protect = Warehouse(warehouse if warehouse is not None else default_path()).root
     if suggest_dir is not None and suggest_dir.resolve().is_relative_to(protect.resolve()):
         raise IamExportError(f"--suggest {suggest_dir} is inside the warehouse", hint="Write them elsewhere")
-    with _stdout_kept_clean(quiet):
-        report = analyze(details, warehouse, principals=principal or None, since=since, until=until)
+    report = analyze(details, warehouse, principals=principal or None, since=since, until=until)
     batches = report.batches([s.value for s in status])
     rows = write_to(batches, SCHEMA, resolve(fmt, out), out, protect=protect)
     if suggest_dir is not None:
-        with _stdout_kept_clean(quiet):
-            _write_suggestions(suggest_dir, suggest(report, warehouse))
+        _write_suggestions(suggest_dir, suggest(report, warehouse))
     _report(report, rows, out, suggest_dir, quiet)
 
 
@@ -98,22 +94,6 @@ def _assignment(text: str) -> tuple[str, str]:
         example = "--policy-file arn:aws:iam::123456789012:role/app=app-policy.json"
         raise IamExportError(f"--policy-file {text!r} is not ARN=FILE", hint=f"For example {example}")
     return arn.strip(), path.strip()
-
-
-@contextlib.contextmanager
-def _stdout_kept_clean(quiet: bool) -> Iterator[None]:
-    """Send what DuckDB prints on stdout (its progress bar on long queries) elsewhere: stdout is for rows."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    target = os.open(os.devnull, os.O_WRONLY) if not enabled(quiet) else os.dup(2)
-    try:
-        os.dup2(target, 1)
-        yield
-    finally:
-        sys.stdout.flush()
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(target)
 
 
 def _write_suggestions(out: Path, suggestions: list[Suggestion]) -> None:

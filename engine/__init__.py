@@ -39,4 +39,16 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'trailsmith' has no attribute {name!r}")
 
 
-__all__ = sorted([*_LAZY, "IngestReport", "TrailsmithError", "__version__", "ingest"])
+__all__ = [
+    "IngestReport",
+    "SavedQuery",
+    "TrailsmithError",
+    "__version__",
+    "connect",
+    "ingest",
+    "query",
+    "query_frame",
+    "run_saved",
+    "saved_frame",
+    "saved_queries",
+]
