@@ -12,10 +12,10 @@ import typer
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.progress import IngestProgress, enabled, stderr
-from trailsmith.ingest import IngestReport, ingest
+from trailsmith.engines import Engine, ingest
+from trailsmith.ingest import IngestReport
 
 _SHOWN = 50
-
 
 @app.command("ingest")
 def ingest_command(
@@ -27,6 +27,8 @@ def ingest_command(
     strict: bool = typer.Option(False, "--strict", help="Fail (exit 2) on any bad file or record instead of quarantining it."),
     json_summary: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
     quiet: bool = options.Quiet,
+    engine: Engine = options.EngineOption,
+    spark_master: str = options.SparkMasterOption,
 ) -> None:
     """Read CloudTrail logs into the Parquet warehouse, exactly once.
 
@@ -38,7 +40,9 @@ def ingest_command(
     """
     bar = IngestProgress() if enabled(quiet) else None
     with bar if bar is not None else contextlib.nullcontext():
-        report = ingest(sources, warehouse, workers=workers, strict=strict, progress=bar)
+        report = ingest(
+            sources, warehouse, engine=engine, spark_master=spark_master, workers=workers, strict=strict, progress=bar
+        )
     if json_summary:
         typer.echo(orjson.dumps(report.__dict__ | {"quarantined": report.quarantined}, option=orjson.OPT_INDENT_2).decode())
     if not quiet:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Optional
-
 import typer
 
+from trailsmith.engines import Engine
+from trailsmith.spark_session import DEFAULT_MASTER
 from trailsmith.warehouse import ENV_VAR
 
 Warehouse = typer.Option(
@@ -18,7 +17,11 @@ Warehouse = typer.Option(
     show_default=False,
 )
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr.")
-
-
-def warehouse_path(value: Optional[Path]) -> Optional[Path]:
-    return value
+EngineOption = typer.Option(
+    Engine.duckdb, "--engine", help="Engine that does the work: duckdb (this machine) or spark (needs trailsmith[spark])."
+)
+SparkMasterOption = typer.Option(
+    DEFAULT_MASTER,
+    "--spark-master",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn ...) or a Spark Connect sc://HOST:15002 URL.",
+)

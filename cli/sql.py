@@ -13,8 +13,11 @@ from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
 from trailsmith.cli.progress import stderr
 from trailsmith.db import connect, execute
+from trailsmith.engines import Engine
+from trailsmith.engines import query as engine_query
 from trailsmith.errors import QueryError
 from trailsmith.params import convert, parse_assignment
+from trailsmith.spark_session import DEFAULT_MASTER
 from trailsmith.warehouse import Warehouse, default_path
 
 ParamOption = typer.Option(
@@ -39,8 +42,12 @@ def sql_command(
     fmt: Optional[Format] = FormatOption,
     params: List[str] = ParamOption,
     out: Optional[Path] = OutOption,
+    engine: Engine = options.EngineOption,
+    spark_master: str = options.SparkMasterOption,
 ) -> None:
-    """Run one read-only SQL query (DuckDB dialect) over the warehouse; rows go to stdout.
+    """Run one read-only SQL query (DuckDB dialect; Spark SQL with --engine spark) over the warehouse.
+
+    Rows go to stdout.
 
     Views: events (every column, CloudTrail names; Athena-style lower case works too), quarantine, sources;
     derived: calls (one row per API call with its IAM actions and outcome), principals, resources_touched,
@@ -55,14 +62,27 @@ def sql_command(
       trailsmith sql @questions/who-used-key.sql -p key=AKIAEXAMPLE --format parquet --out key.parquet
     """
     fmt = resolve(fmt, out)
-    run(_read_sql(query, file), _bind(params), warehouse, fmt, out)
+    run(_read_sql(query, file), _bind(params), warehouse, fmt, out, engine=engine, spark_master=spark_master)
 
 
 def run(
-    sql: str, values: dict[str, Any], warehouse: Optional[Path], fmt: Format, out: Optional[Path]
+    sql: str,
+    values: dict[str, Any],
+    warehouse: Optional[Path],
+    fmt: Format,
+    out: Optional[Path],
+    *,
+    engine: Engine = Engine.duckdb,
+    spark_master: str = DEFAULT_MASTER,
 ) -> None:
     """Run ``sql`` read-only over the warehouse and stream its rows to stdout or ``out``."""
     root = warehouse if warehouse is not None else default_path()
+    if engine is Engine.spark:
+        table = engine_query(sql, root, values, engine=engine, spark_master=spark_master)
+        rows = write_to(table.to_reader(), table.schema, fmt, out, protect=Warehouse(root).root)
+        if out is not None:
+            stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
+        return
     connection = connect(root)
     try:
         reader = execute(connection, sql, values)

@@ -60,7 +60,7 @@ class Progress(Protocol):
     def status(self, message: str) -> None: ...
 
 
-class _Silent:
+class Silent:
     def start(self, files: int, bytes: int) -> None:
         pass
 
@@ -115,7 +115,7 @@ def ingest(
     batch holding it is committed.
     """
     started = time.perf_counter()
-    progress = progress or _Silent()
+    progress = progress or Silent()
     target = Warehouse(warehouse if warehouse is not None else default_path())
     target.create()
     report = IngestReport(str(target.root))
@@ -124,11 +124,11 @@ def ingest(
         report.recovered = len(target.recover().removed)
         snapshot = target.snapshot()
         progress.status("listing sources")
-        todo = _new_files(target, sources_module.expand(sources, exclude=target.root), snapshot.sources, report)
+        todo = new_files(target, sources_module.expand(sources, exclude=target.root), snapshot.sources, report)
         progress.start(len(todo), sum(e.size for e in todo))
         connection = open_duckdb(target, threads=workers)
         with Pool(min(workers, max(1, len(todo)))) as pool:
-            for batch_number, batch in enumerate(_batches(todo, batch_bytes)):
+            for batch_number, batch in enumerate(batches(todo, batch_bytes)):
                 staging = target.staging_dir / f"batch-{batch_number:05d}"
                 pool.begin(
                     [
@@ -143,8 +143,8 @@ def ingest(
                 )
                 outcomes: list[FileOutcome] = []
                 problems: list[tuple[str, int | None, str]] = []
-                for result in pool.run(_tasks(batch)):
-                    _absorb(result, report, outcomes, problems)
+                for result in pool.run(tasks(batch)):
+                    absorb(result, report, outcomes, problems)
                     progress.advance(len(result.files), sum(f.size for f in result.files), result.events)
                 flushed = pool.flush()
                 if strict and problems:
@@ -154,15 +154,15 @@ def ingest(
                 existing = [str(target.path(f.path)) for f in snapshot.files_for({f.date for f in staged})]
                 drops = duplicates(connection, staged, existing)
                 tag = f"{snapshot.version + 1:08d}-{uuid.uuid4().hex[:8]}"
-                tasks, replaced = plan(target, snapshot, staged, drops, tag)
+                writes, replaced = plan(target, snapshot, staged, drops, tag)
                 progress.status(f"writing batch {batch_number + 1}")
-                written = [final for files in pool.finalize(tasks) for final in files]
+                written = [final for files in pool.finalize(writes) for final in files]
                 snapshot, stats = commit(
                     target,
                     snapshot,
                     written,
                     replaced,
-                    sources_part=_sources_table(outcomes),
+                    sources_part=sources_table(outcomes),
                     quarantine_parts=[f.quarantine for f in flushed if f.quarantine],
                     tag=tag,
                 )
@@ -179,7 +179,7 @@ def ingest(
     return report
 
 
-def _new_files(
+def new_files(
     target: Warehouse, entries: Iterable[SourceEntry], known_parts: Sequence[str], report: IngestReport
 ) -> list[SourceEntry]:
     """Log files not read before, sorted by (date in path, URI); counts what is skipped."""
@@ -202,7 +202,7 @@ def _new_files(
     return todo
 
 
-def _batches(entries: list[SourceEntry], batch_bytes: int) -> Iterator[list[SourceEntry]]:
+def batches(entries: list[SourceEntry], batch_bytes: int) -> Iterator[list[SourceEntry]]:
     batch: list[SourceEntry] = []
     size = 0
     for entry in entries:
@@ -215,7 +215,7 @@ def _batches(entries: list[SourceEntry], batch_bytes: int) -> Iterator[list[Sour
         yield batch
 
 
-def _tasks(entries: list[SourceEntry]) -> Iterator[list[SourceEntry]]:
+def tasks(entries: list[SourceEntry]) -> Iterator[list[SourceEntry]]:
     task: list[SourceEntry] = []
     size = 0
     for entry in entries:
@@ -228,7 +228,7 @@ def _tasks(entries: list[SourceEntry]) -> Iterator[list[SourceEntry]]:
         yield task
 
 
-def _absorb(
+def absorb(
     result: TaskResult,
     report: IngestReport,
     outcomes: list[FileOutcome],
@@ -252,7 +252,7 @@ def _absorb(
             report.quarantined_records.append((source, index, reason))
 
 
-def _sources_table(outcomes: list[FileOutcome]) -> pa.Table:
+def sources_table(outcomes: list[FileOutcome]) -> pa.Table:
     return pa.table(
         [
             pa.array([o.uri for o in outcomes], pa.string()),

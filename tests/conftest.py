@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+import os
+import shutil
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from s3server import S3Server, start_s3_server
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +39,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run was asked to rewrite golden files (``pytest --update-golden``) instead of comparing."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session for the whole run (local[2], UI off, UTC); skipped without pyspark or Java."""
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'trailsmith[spark]')")
+    pytest.importorskip("pandas", reason="pandas is not installed (pyspark's mapInArrow needs it)")
+    if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        pytest.skip("Java is not installed: Spark needs Java 17 or newer")
+    from trailsmith.spark_session import session
+
+    started = session("local[2]", app_name="trailsmith-tests", config={"spark.sql.shuffle.partitions": "4"})
+    try:
+        yield started
+    finally:
+        started.stop()
