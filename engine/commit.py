@@ -40,7 +40,7 @@ class CommitStats:
     files_replaced: int
 
 
-def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "256MB") -> duckdb.DuckDBPyConnection:
+def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "128MB") -> duckdb.DuckDBPyConnection:
     """A private DuckDB for ingest work: bounded memory, spilling into the warehouse's tmp directory."""
     import duckdb  # here, not at module level: worker processes import this module's neighbours only
 

@@ -14,7 +14,7 @@ raises :class:`FileRejected`. Nothing is dropped without a count and a reason.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import msgspec
 from isal import isal_zlib
@@ -104,12 +104,57 @@ def decode_file(data: bytes) -> DecodedFile:
     >>> decode_file(b'[{"eventID": "e1", "eventTime": "2024-01-01T00:00:00Z"}]').records[0].eventID
     'e1'
     """
+    return _decode_text(_text(data))
+
+
+#: Files whose JSON is larger than this are decoded in pieces (see :func:`decode_pieces`).
+LARGE_TEXT = 8 * 1024 * 1024
+
+
+def decode_pieces(data: bytes, max_records: int) -> Iterator[tuple[int, DecodedFile]]:
+    """Like :func:`decode_file`, but a large file comes in pieces of at most ``max_records`` records.
+
+    Yields ``(index of the piece's first record in the file, piece)``. Decoding a large file whole would
+    hold every record of it as Python objects at once (a 50 MB CloudTrail file holds hundreds of thousands);
+    here the records are first split as raw JSON slices (cheap), then decoded a piece at a time, so memory
+    is bounded by the file's text and one piece.
+    """
+    text = _text(data)
+    raws = _split_large(text) if len(text) > LARGE_TEXT else None
+    if raws is None:
+        yield 0, _decode_text(text)
+        return
+    for start in range(0, len(raws), max_records):
+        yield start, _decode_array(b"[" + b",".join(raws[start : start + max_records]) + b"]")
+
+
+def _split_large(text: bytes) -> list[Any] | None:
+    """The raw records of a large envelope, array or JSON-lines text; None when it is none of those cleanly."""
+    start = _first_byte(text)
+    try:
+        if start == b"{":
+            try:
+                return list(_raw_envelope_decoder.decode(text).Records)
+            except msgspec.DecodeError as exc:
+                return _split_lines(text) if "trailing characters" in str(exc) else None
+        if start == b"[":
+            return _raw_list_decoder.decode(text)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    return None
+
+
+def _text(data: bytes) -> bytes:
     text = decompress(data)
     if text.startswith(_BOM):
         text = text[len(_BOM) :]
-    start = _first_byte(text)
-    if start is None:
+    if _first_byte(text) is None:
         raise FileRejected("empty file" if not text else "file holds only whitespace")
+    return text
+
+
+def _decode_text(text: bytes) -> DecodedFile:
+    start = _first_byte(text)
     if start == b"{":
         return _decode_object_or_lines(text)
     if start == b"[":

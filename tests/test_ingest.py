@@ -298,3 +298,27 @@ def test_a_run_with_only_bad_input_still_records_it(tmp_path: Path) -> None:
     # and the file is known: a re-run does not quarantine it twice
     assert trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1).files_already_ingested == 1
     assert rows(tmp_path / "wh", "SELECT count(*) FROM quarantine") == [(1,)]
+
+
+@pytest.mark.parametrize("form", ["records", "array", "lines"])
+def test_large_files_are_decoded_in_pieces_with_the_same_result(
+    tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trailsmith.decode
+    import trailsmith.worker
+
+    records = [event(n) for n in range(40)]
+    records[7] = {**event(7), "@version": "1"}  # kept in extraFields
+    records[23] = {"eventID": "x"}  # quarantined, with its index in the whole file
+    records[31] = [1]  # quarantined too
+    write_records(tmp_path / "big.json.gz", records, form=form)
+    whole = trailsmith.ingest([str(tmp_path / "big.json.gz")], tmp_path / "whole", workers=1)
+    monkeypatch.setattr(trailsmith.decode, "LARGE_TEXT", 100)  # every file is "large"
+    monkeypatch.setattr(trailsmith.worker, "_CONVERT_RECORDS", 6)  # in pieces of 6 records
+    pieces = trailsmith.ingest([str(tmp_path / "big.json.gz")], tmp_path / "pieces", workers=1)
+    assert (pieces.events_new, pieces.quarantined_records) == (whole.events_new, whole.quarantined_records)
+    assert [i for _, i, _ in pieces.quarantined_records] == [23, 31]
+    query = "SELECT eventID, extraFields, requestParameters, sourceFile FROM events ORDER BY eventID"
+    assert rows(tmp_path / "pieces", query) == rows(tmp_path / "whole", query)
+    raw = "SELECT recordIndex, rawRecord FROM quarantine ORDER BY recordIndex"
+    assert [(i, json.loads(r)) for i, r in rows(tmp_path / "pieces", raw)] == [(23, {"eventID": "x"}), (31, [1])]
