@@ -29,7 +29,6 @@ from trailsmith.schema import EVENTS_SCHEMA, TIMESTAMP, arrow_type, struct_type
 #: An all-null instance of each lazily parsed struct, standing in for absent values while building rows.
 MISSING_LAZY = {struct: struct() for struct in LAZY.values()}
 
-_NULL_JSON = pa.scalar(b"null", pa.large_binary())
 
 
 @dataclass
@@ -212,7 +211,7 @@ def _json_text(values: list[msgspec.Raw]) -> pa.Array:
     offsets = array("q", accumulate(lengths, initial=0))
     data = b"".join(values)
     binary = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    null = pc.or_(pc.equal(pa.array(lengths, pa.int64()), 0), pc.equal(binary, _NULL_JSON))
+    null = pc.or_(pc.equal(pa.array(lengths, pa.int64()), 0), pc.equal(binary, pa.scalar(b"null", pa.large_binary())))
     if null.true_count:
         binary = pc.if_else(null, pa.scalar(None, pa.large_binary()), binary)
     return binary.cast(pa.large_string()).cast(pa.string())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trailsmith import sources as sources_module
@@ -37,7 +38,7 @@ SOURCES_SCHEMA = pa.schema(
         pa.field("uri", pa.string()),
         pa.field("size", pa.int64()),
         pa.field("fingerprint", pa.string()),
-        pa.field("status", pa.string()),  # ingested | digest | quarantined
+        pa.field("status", pa.string()),  # ingested | digest | quarantined | unreadable (retried next run)
         pa.field("events", pa.int64()),  # events read from it (before deduplication)
         pa.field("badRecords", pa.int64()),
         pa.field("reason", pa.string()),
@@ -185,7 +186,9 @@ def new_files(
     """Log files not read before, sorted by (date in path, URI); counts what is skipped."""
     known: set[tuple[str, str]] = set()
     for part in known_parts:
-        table = pq.read_table(target.path(part), columns=["uri", "fingerprint"])
+        table = pq.read_table(target.path(part), columns=["uri", "fingerprint", "status"])
+        readable = pc.not_equal(table.column("status"), "unreadable")
+        table = table.filter(readable)
         known.update(zip(table.column("uri").to_pylist(), table.column("fingerprint").to_pylist()))
     todo: list[SourceEntry] = []
     for entry in entries:

@@ -87,7 +87,7 @@ class FileOutcome:
     uri: str
     size: int
     fingerprint: str
-    status: str  # ingested | digest | quarantined
+    status: str  # ingested | digest | quarantined | unreadable (retried by the next run)
     events: int = 0
     bad_records: int = 0
     reason: str | None = None
@@ -208,6 +208,7 @@ class Worker:
                 result.files.append(outcome)
                 if isinstance(data, Exception):
                     self._reject(outcome, None, f"cannot be read ({_describe(data)})", result)
+                    outcome.status = "unreadable"  # not the file's fault: the next run tries it again
                     continue
                 result.bytes_read += len(data)
                 try:

@@ -322,3 +322,25 @@ def test_large_files_are_decoded_in_pieces_with_the_same_result(
     assert rows(tmp_path / "pieces", query) == rows(tmp_path / "whole", query)
     raw = "SELECT recordIndex, rawRecord FROM quarantine ORDER BY recordIndex"
     assert [(i, json.loads(r)) for i, r in rows(tmp_path / "pieces", raw)] == [(23, {"eventID": "x"}), (31, [1])]
+
+
+def test_an_unreadable_file_is_named_and_tried_again_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import trailsmith.sources
+
+    write_records(tmp_path / "in" / "locked.json.gz", [event(1)])
+    write_records(tmp_path / "in" / "open.json.gz", [event(2)])
+    real_read = trailsmith.sources.read
+
+    def read(entry: trailsmith.sources.SourceEntry) -> bytes:
+        if entry.uri.endswith("locked.json.gz"):
+            raise PermissionError(13, "Permission denied", entry.uri)
+        return real_read(entry)
+
+    monkeypatch.setattr(trailsmith.sources, "read", read)
+    first = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert first.events_new == 1
+    [(source, reason)] = first.quarantined_files
+    assert source.endswith("locked.json.gz") and reason.startswith("cannot be read (PermissionError")
+    monkeypatch.setattr(trailsmith.sources, "read", real_read)  # readable again: the next run takes it
+    second = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
+    assert (second.files_read, second.events_new, second.files_already_ingested) == (1, 1, 1)
