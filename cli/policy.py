@@ -14,6 +14,7 @@ import typer
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.progress import stderr
+from trailsmith.engines import Engine
 from trailsmith.policy import generate
 from trailsmith.policy_model import PolicyError, PrincipalPolicy
 from trailsmith.policy_render import explain, explanation_json, terraform, unique_names
@@ -100,12 +101,15 @@ def policy_command(
         "evidence for every statement and what was left out and why.",
     ),
     quiet: bool = options.Quiet,
+    engine: Engine = options.EngineOption,
+    spark_master: str = options.SparkMasterOption,
 ) -> None:
     """Generate least-privilege IAM policies from the calls principals made.
 
     Only authorised API calls count (throttled and not-found calls were authorised); denied calls, calls
     that need no permission, console sign-ins, service events and events that map to no IAM action are left
     out and reported. iam:PassRole is added for roles passed to services, with iam:PassedToService.
+    With --engine spark the aggregation over the events runs on Spark; the documents are built here.
 
     With one --principal and no --out, stdout is exactly the policy document (a JSON array only when it
     had to be split), ready for aws iam create-policy.
@@ -116,6 +120,7 @@ def policy_command(
       trailsmith policy -p arn:aws:iam::123456789012:role/app \\
           | aws iam create-policy --policy-name app --policy-document file:///dev/stdin
       trailsmith policy --all --since 90d --resources generalize --out policies/
+      trailsmith policy --all --engine spark --spark-master yarn --out policies/
     """
     if bool(principal) == all_principals:
         raise PolicyError("say whose policy", hint="Give --principal ARN (repeatable) or --all")
@@ -128,6 +133,8 @@ def policy_command(
         regions=region,
         resources=resources.value,
         group=group.value,
+        engine=engine,
+        spark_master=spark_master,
     )  # type: ignore[arg-type]
     if out is not None:
         _write_dir(out, policies, fmt, show_explain, warehouse)

@@ -7,11 +7,12 @@ from typing import List, Optional
 
 import typer
 
-from trailsmith import saved
+from trailsmith import saved, spark_saved
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve
 from trailsmith.cli.sql import ParamOption, run
+from trailsmith.engines import Engine, saved_sql
 from trailsmith.errors import QueryError
 from trailsmith.params import parse_assignment
 
@@ -29,17 +30,21 @@ def query_command(
     fmt: Optional[Format] = FormatOption,
     params: List[str] = ParamOption,
     out: Optional[Path] = OutOption,
+    engine: Engine = options.EngineOption,
+    spark_master: str = options.SparkMasterOption,
 ) -> None:
     """Run a saved query: a named question with documented parameters and columns.
 
     Parameters take the types their query declares (dates, integers, lists as a,b,c); any not given keep
-    their defaults, which the header of each query shows (--show).
+    their defaults, which the header of each query shows (--show). With --engine spark the query runs on
+    Spark, translated from DuckDB's dialect (or its hand-written Spark variant; --show prints it).
 
     \b
     Examples:
       trailsmith query --list
       trailsmith query denied_calls --param start=2024-08-01 --format json
       trailsmith query activity_by_region --param allowed=us-east-1,eu-west-1
+      trailsmith query usage --engine spark --spark-master sc://spark-connect:15002
     """
     if list_:
         for query in saved.saved_queries():
@@ -49,7 +54,8 @@ def query_command(
         raise QueryError("which saved query?", hint="Name one; 'trailsmith query --list' shows them")
     query = saved.load(name)
     if show:
-        typer.echo(saved.source(name))
+        typer.echo(saved.source(name) if engine is Engine.duckdb else spark_saved.show(name))
         return
     values = query.bind({key: value for key, _, value in map(parse_assignment, params)})
-    run(query.sql, values, warehouse, resolve(fmt, out), out)
+    sql = saved_sql(name, engine)
+    run(sql, values, warehouse, resolve(fmt, out), out, engine=engine, spark_master=spark_master)

@@ -21,11 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from trailsmith.actions import event_host, map_event
+from trailsmith.engines import Engine, UsageSource, as_usage_source, usage_source
 from trailsmith.policy_document import Entry, build_documents, passrole_condition
 from trailsmith.policy_extract import Call, Known
 from trailsmith.policy_generalize import generalize
@@ -45,15 +46,11 @@ from trailsmith.policy_model import (
 )
 from trailsmith.policy_passrole import PassedRole, passed_roles
 from trailsmith.policy_resources import Grant, grants_for
-from trailsmith.policy_usage import (
-    Filters,
-    Window,
-    aggregate,
-    instance_profile_roles,
-    known_principals,
-    layout,
-    parse_time,
-)
+from trailsmith.policy_usage import Filters, Window, layout, parse_time
+from trailsmith.spark_session import DEFAULT_MASTER
+
+if TYPE_CHECKING:
+    import duckdb
 
 __all__ = [
     "Evidence",
@@ -362,7 +359,7 @@ def _resolve(requested: Sequence[str], known: list[str], group: GroupMode) -> tu
 
 
 def _filters(
-    connection: Any,
+    source: UsageSource | duckdb.DuckDBPyConnection,
     principals: Sequence[str] | None,
     since: Any,
     until: Any,
@@ -370,8 +367,9 @@ def _filters(
     regions: Sequence[str],
     group: GroupMode,
 ) -> tuple[Filters, Known]:
-    holders = known_principals(connection)
-    known = Known.from_arns(holders, instance_profile_roles(connection))
+    lookups = as_usage_source(source)  # a DuckDB connection, as callers used to pass, still works
+    holders = lookups.known_principals()
+    known = Known.from_arns(holders, lookups.instance_profile_roles())
     chosen = _resolve(principals, holders, group) if principals else ()
     window = Window(parse_time(since), parse_time(until, end=True))
     if window.since and window.until and window.since >= window.until:
@@ -389,22 +387,20 @@ def generate(
     regions: Sequence[str] = (),
     resources: ResourceMode = "exact",
     group: GroupMode = "role",
+    engine: Engine | str = Engine.duckdb,
+    spark_master: str = DEFAULT_MASTER,
 ) -> list[PrincipalPolicy]:
     """Least-privilege policies for ``principals`` (ARNs; every principal when None), sorted by principal.
 
     ``since``/``until`` bound the window (dates, ISO times or ``7d``); ``accounts`` filters the principals'
     accounts, ``regions`` the calls' regions; ``resources`` is ``exact``, ``generalize`` or ``service``;
     ``group="permission-set"`` merges the IAM Identity Center roles of one permission set across accounts.
+    ``engine="spark"`` runs the aggregation on Spark (``spark_master``); the documents are built here.
     """
-    from trailsmith.db import connect
-
     _check(resources, group)
-    connection = connect(warehouse)
-    try:
-        filters, known = _filters(connection, principals, since, until, accounts, regions, group)
-        table = aggregate(connection, filters)
-    finally:
-        connection.close()
+    with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
+        filters, known = _filters(source, principals, since, until, accounts, regions, group)
+        table = source.aggregate(filters)
     return policies_from_usage(table, known, resources=resources, group=group, window=filters.window)
 
 
@@ -416,21 +412,18 @@ def usage(
     until: str | date | datetime | None = None,
     accounts: Sequence[str] = (),
     regions: Sequence[str] = (),
+    engine: Engine | str = Engine.duckdb,
+    spark_master: str = DEFAULT_MASTER,
 ) -> pa.Table:
     """The usage behind the policies, one row per (principal, call, action, resource) with its evidence.
 
     Columns: principalArn, eventSource, eventName, outcome, counted, reason, action, resource,
     resourceKind, events, firstSeen, lastSeen, sampleEventIds. Excluded calls appear with ``counted``
-    false, their ``reason`` and no action.
+    false, their ``reason`` and no action. ``engine`` as for :func:`generate`.
     """
-    from trailsmith.db import connect
-
-    connection = connect(warehouse)
-    try:
-        filters, known = _filters(connection, principals, since, until, accounts, regions, "role")
-        table = aggregate(connection, filters)
-    finally:
-        connection.close()
+    with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
+        filters, known = _filters(source, principals, since, until, accounts, regions, "role")
+        table = source.aggregate(filters)
     return _usage_rows(table, known)
 
 

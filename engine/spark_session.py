@@ -9,7 +9,10 @@ Settings that make both engines agree (see ``../shared/REFERENCE.md`` section 6)
 - Parquet timestamps are written as ``TIMESTAMP_MICROS`` (adjusted to UTC), which DuckDB and pyarrow read
   as ``TIMESTAMP WITH TIME ZONE``, never as the legacy INT96;
 - partition values are never type-inferred (``eventDate`` is cast explicitly to DATE by the readers, and
-  an account id with a leading zero would otherwise become a number).
+  an account id with a leading zero would otherwise become a number);
+- ``size(NULL)`` is NULL, as DuckDB's ``array_length(NULL)``, which sqlglot translates to ``size``. Spark
+  returns -1 instead when ANSI mode is off (Spark 3's default, and some platforms'), which silently drops
+  rows from ``resources_touched``.
 """
 
 from __future__ import annotations
@@ -36,16 +39,19 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    "spark.sql.legacy.sizeOfNull": "false",
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.debug.maxToStringFields": "500",  # the events schema is wide: no warning about long plans
 }
 
 #: Settings of a JVM this process starts itself (they cannot change once it runs).
-LOCAL_CONF: dict[str, str] = {
-    "spark.ui.enabled": "false",
+JVM_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",  # the CLI draws its own progress; Spark's would garble it
 }
+
+#: And with a local master: no web UI (a cluster's UI is how its users follow their jobs, so it stays).
+LOCAL_CONF: dict[str, str] = {"spark.ui.enabled": "false"}
 
 
 def is_connect(master: str) -> bool:
@@ -107,8 +113,9 @@ def session(
         if master.startswith("local"):
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+            settings.update(LOCAL_CONF)
         builder = builder.master(master)
-        settings.update(LOCAL_CONF)
+        settings.update(JVM_CONF)
     settings.update(config or {})
     for key, value in settings.items():
         builder = builder.config(key, value)
