@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks import ingest as ingest_bench
 from benchmarks import policy as policy_bench
 from benchmarks import usage as usage_bench
-from benchmarks.common import WORK, archive, warm
+from benchmarks.common import WORK, archive, run_python, warm
 from benchmarks.report import machine, write_report
 
 
@@ -67,7 +67,11 @@ if __name__ == "__main__":
 def record(benchmark: str, scale: str, name: str, *, events: int, input_mb: float, seconds: float,
            peak_rss_mb: float | None, baseline: str | None = None, ratio: float | None = None,
            **extra: Any) -> dict[str, Any]:
-    """One measurement, in the shape every record of results.json has."""
+    """One measurement, in the shape every record of results.json has.
+
+    ``ratio`` is always the baseline's time over this row's time for the same work (for scaling, per
+    event): above 1 this row is faster than its baseline, below 1 slower.
+    """
     return {
         "benchmark": benchmark,
         "scale": scale,
@@ -136,21 +140,28 @@ def run_scaling(scale: Scale) -> list[dict[str, Any]]:
     base = rows[0]
     for row in rows[1:]:
         row["baseline"] = base["name"]
-        # time per event relative to the 1x run: 1.0 is perfectly linear
-        row["ratio"] = round((row["seconds"] / row["events"]) / (base["seconds"] / base["events"]), 3)
+        # events per second relative to the 1x run: 1.0 is perfectly linear, below 1 slower per event
+        row["ratio"] = round((base["seconds"] / base["events"]) / (row["seconds"] / row["events"]), 3)
     return rows
 
 
 def run_full(scale: Scale) -> list[dict[str, Any]]:
-    """Past the hosted generator's per-run limits: 25 GB of JSON in 100,000+ files, ingested, then policies."""
+    """Past the hosted generator's per-run limits: 25 GB of JSON in 100,000+ files, ingested, then policies.
+
+    The baseline is the floor for two cores: gunzip + ``orjson.loads`` of every file in two processes.
+    """
     path, totals = archive("full", **FULL_ARCHIVE)
     warm(path)
+    mb = totals["json_bytes"] / 1e6
+    floor = run_python("floor: gunzip+orjson.loads, 2 processes", ingest_bench.FLOOR, str(path), "2")
     run = ingest_bench.in_tmp("end to end", END_TO_END, str(path), "{out}/wh")
     result = run.result
-    mb = totals["json_bytes"] / 1e6
     return [
+        record("full", scale.name, floor.name, events=floor.result["events_read"], input_mb=mb, seconds=floor.seconds,
+               peak_rss_mb=floor.peak_rss_mb, files=floor.result["files"]),
         record("full", scale.name, "ingest, 2 workers (100,000+ files)", events=result["events_read"], input_mb=mb,
-               seconds=result["ingest"], peak_rss_mb=run.peak_rss_mb, files=result["files"]),
+               seconds=result["ingest"], peak_rss_mb=run.peak_rss_mb, files=result["files"], baseline=floor.name,
+               ratio=round(floor.seconds / result["ingest"], 3)),
         record("full", scale.name, "policies for every principal", events=result["events_new"], input_mb=mb,
                seconds=result["policy"], peak_rss_mb=run.peak_rss_mb, principals=result["principals"],
                documents=result["documents"]),
@@ -163,10 +174,19 @@ def run_engines(scale: Scale) -> list[dict[str, Any]]:
     from benchmarks import engines as engines_bench
 
     result = engines_bench.main(["--events", str(scale.ingest_events), "--json", str(WORK / "engines-last.json")])
-    return [record("engines", scale.name, row["name"], events=row.get("events", 0), input_mb=row.get("input_mb", 0.0),
-                   seconds=row["seconds"], peak_rss_mb=row.get("peak_rss_mb"), baseline=row.get("baseline"),
-                   ratio=row.get("ratio"))
-            for row in result.get("rows", [])]
+    rows = []
+    for row in result["rows"]:
+        # engines.py's ratio is Spark's time over DuckDB's; here every ratio is the baseline's over the row's
+        ratio = round(1 / row["ratio"], 3) if row.get("ratio") else None
+        extra = {k: row[k] for k in ("engine", "first_seconds", "startup_seconds", "same_results_as_duckdb") if k in row}
+        rows.append(record("engines", scale.name, row["name"], events=row.get("events", 0),
+                           input_mb=row.get("input_mb", 0.0), seconds=row["seconds"], peak_rss_mb=row.get("peak_rss_mb"),
+                           baseline=row.get("baseline"), ratio=ratio, **extra))
+    return rows
+
+
+SUITES = {"full": run_full, "ingest": run_ingest, "usage": run_usage, "policy": run_policy, "scaling": run_scaling,
+          "engines": run_engines}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
@@ -176,23 +196,35 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--scale", choices=sorted(SCALES), help="quick, standard (default) or full")
     parser.add_argument("--out", type=Path, help="where results.json, report.md and charts go")
     parser.add_argument("--spark", action="store_true", help="also compare the Spark engine (needs trailsmith[spark])")
+    parser.add_argument("--only", action="append", choices=sorted(SUITES), metavar="SUITE",
+                        help="run only this suite (repeatable: " + ", ".join(sorted(SUITES)) + "); its records "
+                        "replace that suite's in an existing results.json in --out, the others are kept")
     args = parser.parse_args(argv)
     scale = SCALES["quick" if args.quick else (args.scale or "standard")]
     out = args.out or Path(__file__).resolve().parent / "results" / scale.name
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    suites = [run_ingest, run_usage, run_policy, run_scaling]
-    if args.spark:
-        suites.append(run_engines)
-    if scale.full:
-        suites.append(run_full)
+    # the full run first: it is what that scale is for, and the longest to redo
+    names = (["full"] if scale.full else []) + ["ingest", "usage", "policy", "scaling"] + (["engines"] if args.spark else [])
     records: list[dict[str, Any]] = []
-    for suite in suites:
-        records.extend(suite(scale))
-        (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")  # keep what is done so far
-    about = machine() | {"scale": scale.name, "wall_seconds": round(time.perf_counter() - began, 1)}
-    (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
-    write_report(out, records, about)
+    if args.only:
+        names = [name for name in SUITES if name in args.only]
+        previous = out / "results.json"
+        if previous.exists():
+            records = [r for r in json.loads(previous.read_text()) if r["benchmark"] not in names]
+    suites = [SUITES[name] for name in names]
+    try:
+        for suite in suites:
+            records.extend(suite(scale))
+            (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")  # keep what is done so far
+    finally:
+        # a suite that fails still raises, after the report of what was measured before it is written
+        order = {name: position for position, name in enumerate(SUITES)}
+        records.sort(key=lambda r: order.get(r["benchmark"], len(order)))
+        about = machine() | {"scale": scale.name, "wall_seconds": round(time.perf_counter() - began, 1),
+                             "suites": names if args.only else None}
+        (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
+        write_report(out, records, about)
     print(f"wrote {len(records)} measurements to {out / 'results.json'} and {out / 'report.md'}")
     return records
 

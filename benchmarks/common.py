@@ -100,7 +100,7 @@ def run_python(name: str, code: str, *args: str, timeout: float = 7200) -> Run:
     sampler.join()
     if process.returncode != 0:
         raise RuntimeError(f"{name} failed ({process.returncode}):\n{err[-4000:]}")
-    result = json.loads(out.strip().splitlines()[-1]) if out.strip() else {}
+    result = _last_object(name, out)
     return Run(name, result.get("seconds", seconds), peak / 1024, result)
 
 
@@ -109,3 +109,23 @@ def write_json(path: str | None, payload: Any) -> None:
     if path:
         Path(path).write_text(text + "\n")
     print(text)
+
+
+def _last_object(name: str, out: str) -> dict[str, Any]:
+    """The last line of ``out`` that is a JSON object: worker processes share the script's stdout, so a
+    library's stray line may come after it. No such line is an error that shows what was printed."""
+    if not out.strip():
+        return {}
+    lines = out.strip().splitlines()
+    for position in range(len(lines) - 1, -1, -1):
+        if lines[position].startswith("{"):
+            try:
+                value = json.loads(lines[position])
+            except json.JSONDecodeError:
+                continue
+            if isinstance(value, dict):
+                if position < len(lines) - 1:
+                    stray = "\n".join(lines[position + 1 :])[-1000:]
+                    print(f"{name}: stray output after the result (ignored):\n{stray}", file=sys.stderr)
+                return value
+    raise RuntimeError(f"{name} printed no JSON result; its output ended with:\n{out[-2000:]}")

@@ -5,7 +5,8 @@
 Two archives of the same events: few large files (one per account, region and day) and many small ones
 (5-minute files, as CloudTrail delivers). For each, each in a fresh process on a warm page cache:
 
-- the floor: ISA-L gunzip + ``orjson.loads`` of every file, one process, nothing else;
+- the floor: ISA-L gunzip + ``orjson.loads`` of every file, one process, nothing else (``FLOOR`` takes
+  a number of processes as its second argument, for floors of parallel runs);
 - DuckDB's own way: ``read_json`` over the same files, tuned as the project's reference measured best
   (every CloudTrail field declared, JSON blobs as JSON, ``records=true``, ``preserve_insertion_order=false``,
   ``maximum_object_size`` raised only for archives with files over DuckDB's 16 MB default: DuckDB allocates
@@ -28,15 +29,29 @@ from typing import Any
 from benchmarks.common import Run, archive, run_python, warm, write_json
 
 FLOOR = """
-import glob, json, sys, time, orjson
+import glob, json, multiprocessing, sys, time, orjson
+from concurrent.futures import ProcessPoolExecutor
 from isal import igzip
-files = sorted(f for f in glob.glob(sys.argv[1] + "/**/CloudTrail/**/*.json.gz", recursive=True))
-began = time.perf_counter()
-events = 0
-for name in files:
-    with open(name, "rb") as handle:
-        events += len(orjson.loads(igzip.decompress(handle.read()))["Records"])
-print(json.dumps({"seconds": time.perf_counter() - began, "events_read": events, "files": len(files)}))
+
+def count(names):
+    events = 0
+    for name in names:
+        with open(name, "rb") as handle:
+            events += len(orjson.loads(igzip.decompress(handle.read()))["Records"])
+    return events
+
+if __name__ == "__main__":
+    files = sorted(f for f in glob.glob(sys.argv[1] + "/**/CloudTrail/**/*.json.gz", recursive=True))
+    processes = int(sys.argv[2]) if len(sys.argv) > 2 else 1
+    began = time.perf_counter()
+    if processes == 1:
+        events = count(files)
+    else:
+        chunks = [files[i : i + 256] for i in range(0, len(files), 256)]
+        # fork: the workers need count(), defined in this -c script (spawn could not import it)
+        with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork")) as pool:
+            events = sum(pool.map(count, chunks))
+    print(json.dumps({"seconds": time.perf_counter() - began, "events_read": events, "files": len(files)}))
 """
 
 DUCKDB = '''

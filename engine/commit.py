@@ -46,6 +46,8 @@ def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "128M
 
     warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(config={"threads": max(1, threads), "memory_limit": memory_limit})
+    # no progress bar: DuckDB draws it on stdout, which belongs to the caller (and to the CLI's pipes)
+    connection.execute("SET enable_progress_bar = false")
     connection.execute("SET temp_directory = ?", [str(warehouse.tmp_dir)])
     connection.execute("SET preserve_insertion_order = false")
     return connection

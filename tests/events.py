@@ -56,6 +56,22 @@ def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+def assume_role(n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str) -> dict[str, Any]:
+    """An sts:AssumeRole call by ``caller`` (signing with ``key``) that issued the session key ``issued``."""
+    return event(
+        n,
+        userIdentity=caller | {"accessKeyId": key},
+        eventSource="sts.amazonaws.com",
+        eventName="AssumeRole",
+        requestParameters={"roleArn": role, "roleSessionName": f"s{n}"},
+        responseElements={"credentials": {"accessKeyId": issued}},
+        resources=[{"ARN": role, "type": "AWS::IAM::Role"}],
+        managementEvent=True,
+        eventCategory="Management",
+        recipientAccountId=account,
+    )
+
+
 def write_records(path: Path, records: list[Any], *, form: str = "records", gz: bool = True) -> Path:
     """Write ``records`` as an S3 export body (``records``), a JSON ``array`` or JSON ``lines``."""
     if form == "records":

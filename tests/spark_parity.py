@@ -20,7 +20,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from events import ACCOUNT, event, write_records
+from events import ACCOUNT, assume_role, event, write_records
 
 import trailsmith
 from trailsmith.cli.output import Format, write
@@ -54,21 +54,6 @@ def edge_warehouse(base: Path) -> Path:
     return root / "wh"
 
 
-def _assume(n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str) -> dict[str, Any]:
-    return event(
-        n,
-        userIdentity=caller | {"accessKeyId": key},
-        eventSource="sts.amazonaws.com",
-        eventName="AssumeRole",
-        requestParameters={"roleArn": role, "roleSessionName": f"s{n}"},
-        responseElements={"credentials": {"accessKeyId": issued}},
-        resources=[{"ARN": role, "type": "AWS::IAM::Role"}],
-        managementEvent=True,
-        eventCategory="Management",
-        recipientAccountId=account,
-    )
-
-
 def edge_records() -> list[dict[str, Any]]:
     """Records on which a careless translation would differ: a cross-account chain, a missing region,
     unicode and backslashes in request parameters, numbers, resources absent vs empty, empty error codes,
@@ -91,11 +76,11 @@ def edge_records() -> list[dict[str, Any]]:
     }
     root = {"type": "Root", "arn": f"arn:aws:iam::{ACCOUNT}:root", "accountId": ACCOUNT}
     records = [
-        _assume(9001, user, f"arn:aws:iam::{second}:role/hop", "AKIAEVE", "ASIAHOP", ACCOUNT),
-        _assume(9002, hop, f"arn:aws:iam::{third}:role/target", "ASIAHOP", "ASIATARGET", second),
-        _assume(9003, user, f"arn:aws:iam::{third}:role/target", "AKIAEVE", "ASIADIRECT", ACCOUNT),
+        assume_role(9001, user, f"arn:aws:iam::{second}:role/hop", "AKIAEVE", "ASIAHOP", ACCOUNT),
+        assume_role(9002, hop, f"arn:aws:iam::{third}:role/target", "ASIAHOP", "ASIATARGET", second),
+        assume_role(9003, user, f"arn:aws:iam::{third}:role/target", "AKIAEVE", "ASIADIRECT", ACCOUNT),
         {
-            **_assume(9004, user, f"arn:aws:iam::{third}:role/nope", "AKIAEVE", "x", ACCOUNT),
+            **assume_role(9004, user, f"arn:aws:iam::{third}:role/nope", "AKIAEVE", "x", ACCOUNT),
             "errorCode": "AccessDenied",
             "responseElements": None,
         },

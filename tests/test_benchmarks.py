@@ -47,3 +47,15 @@ def test_quick_benchmarks(tmp_path: Path) -> None:
     assert "Machine:" in report and "| name |" in report
     for chart in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report):
         assert (tmp_path / chart).stat().st_size > 1000
+    # --only re-measures one suite in place: its records are replaced, every other record is kept as it was
+    before = {r["name"]: r for r in records if r["benchmark"] != "policy"}
+    again = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--only", "policy", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    merged = json.loads((tmp_path / "results.json").read_text())
+    assert [r for r in merged if r["benchmark"] != "policy"] == list(before.values())
+    policy = [r for r in merged if r["benchmark"] == "policy"]
+    assert policy and len(policy) == sum(1 for r in records if r["benchmark"] == "policy")
+    assert "re-run last (policy)" in (tmp_path / "report.md").read_text()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -344,3 +346,18 @@ def test_an_unreadable_file_is_named_and_tried_again_next_run(tmp_path: Path, mo
     monkeypatch.setattr(trailsmith.sources, "read", real_read)  # readable again: the next run takes it
     second = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
     assert (second.files_read, second.events_new, second.files_already_ingested) == (1, 1, 1)
+
+
+def test_ingest_duckdb_never_draws_on_stdout(tmp_path: Path) -> None:
+    """DuckDB draws a progress bar on stdout for statements over 2 s (the dedup of a large ingest); stdout
+    belongs to the caller, so the ingest's own connection has it off (found in the 16M-event benchmark).
+    Checked in a plain interpreter: under pytest's capture DuckDB starts with the bar off anyway."""
+    script = (
+        "import sys; from trailsmith.commit import open_duckdb; from trailsmith.warehouse import Warehouse\n"
+        "connection = open_duckdb(Warehouse(sys.argv[1]), threads=1)\n"
+        "print(connection.execute(\"SELECT current_setting('enable_progress_bar')\").fetchone()[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "wh")], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from events import ACCOUNT, event, write_records
+from events import ACCOUNT, assume_role, write_records
 
 import trailsmith
 from trailsmith import db, saved
@@ -260,21 +260,6 @@ def test_access_keys_long_term_unless_asked(sample: Path) -> None:
     assert set(every.column("keyType").to_pylist()) == {"long-term", "temporary"}
 
 
-def _assume(n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str) -> dict[str, Any]:
-    return event(
-        n,
-        userIdentity=caller | {"accessKeyId": key},
-        eventSource="sts.amazonaws.com",
-        eventName="AssumeRole",
-        requestParameters={"roleArn": role, "roleSessionName": f"s{n}"},
-        responseElements={"credentials": {"accessKeyId": issued}},
-        resources=[{"ARN": role, "type": "AWS::IAM::Role"}],
-        managementEvent=True,
-        eventCategory="Management",
-        recipientAccountId=account,
-    )
-
-
 def test_cross_account_chain(tmp_path: Path) -> None:
     """A user in one account assumes a role in a second, whose session assumes a role in a third."""
     second, third = "222222222222", "333333333333"
@@ -293,9 +278,9 @@ def test_cross_account_chain(tmp_path: Path) -> None:
         },
     }
     records = [
-        _assume(1, user, f"arn:aws:iam::{second}:role/hop", "AKIAUSER", "ASIAHOP", ACCOUNT),
-        _assume(2, session, f"arn:aws:iam::{third}:role/target", "ASIAHOP", "ASIATARGET", second),
-        _assume(3, user, f"arn:aws:iam::{ACCOUNT}:role/local", "AKIAUSER", "ASIALOCAL", ACCOUNT),
+        assume_role(1, user, f"arn:aws:iam::{second}:role/hop", "AKIAUSER", "ASIAHOP", ACCOUNT),
+        assume_role(2, session, f"arn:aws:iam::{third}:role/target", "ASIAHOP", "ASIATARGET", second),
+        assume_role(3, user, f"arn:aws:iam::{ACCOUNT}:role/local", "AKIAUSER", "ASIALOCAL", ACCOUNT),
     ]
     write_records(tmp_path / "in" / "a.json.gz", records)
     ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
