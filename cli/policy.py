@@ -226,8 +226,13 @@ def _report(policies: list[PrincipalPolicy], quiet: bool, show_explain: bool) ->
             excluded[item.reason] = excluded.get(item.reason, 0) + item.evidence.events
         left = ", ".join(f"{n:,} {reason}" for reason, n in sorted(excluded.items())) or "nothing"
         stderr.print(
-            f"{policy.principal}: {len(policy.statements)} statements in {len(policy.documents)} document(s) "
-            f"from {policy.events:,} events; left out: {left}; "
-            f'{len(policy.fallbacks)} action(s) on "*" for lack of a resource',
+            f"{policy.principal}: {_count(len(policy.statements), 'statement')} in "
+            f"{_count(len(policy.documents), 'document')} from {_count(policy.events, 'event')}; left out: {left}; "
+            f'{_count(len(policy.fallbacks), "action")} on "*" for lack of a resource',
             markup=False,
         )
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 event``, ``2 events``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
