@@ -20,6 +20,7 @@ usage rows that reached Python, and peak memory of the process.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shutil
 import time
@@ -69,13 +70,24 @@ def warehouse_for(path: Path) -> tuple[Path, float | None]:
     """The warehouse of archive ``path``, ingested once and kept; (path, ingest seconds if built now)."""
     target = WORK / "policy" / path.parent.name / "warehouse"
     done = target.parent / "ingested.json"
-    if done.exists():
+    layout = _layout()
+    if done.exists() and json.loads(done.read_text()).get("layout") == layout:
         return target, None
+    # absent, or written with another file layout (row groups, file sizes, schema): timings would mislead
     shutil.rmtree(target, ignore_errors=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     run = run_python("ingest (one-off)", INGEST, str(path), str(target))
-    done.write_text(json.dumps(run.result))
+    done.write_text(json.dumps(run.result | {"layout": layout}))
     return target, run.seconds
+
+
+def _layout() -> str:
+    """What the warehouse files look like with this code: a kept warehouse is reused only if it matches."""
+    from trailsmith.schema import EVENTS_SCHEMA
+    from trailsmith.worker import ROW_GROUP_ROWS, TARGET_ROWS
+
+    schema = hashlib.sha256(str(EVENTS_SCHEMA).encode()).hexdigest()[:12]
+    return f"row groups {ROW_GROUP_ROWS}, files {TARGET_ROWS}, schema {schema}"
 
 
 def best(name: str, repeat: int, *args: str) -> Run:
