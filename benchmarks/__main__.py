@@ -22,7 +22,7 @@ from typing import Any
 from benchmarks import ingest as ingest_bench
 from benchmarks import policy as policy_bench
 from benchmarks import usage as usage_bench
-from benchmarks.common import WORK, archive, run_python, warm
+from benchmarks.common import ARCHIVE, WORK, archive, run_python, warm
 from benchmarks.report import machine, write_report
 
 
@@ -131,7 +131,7 @@ def run_scaling(scale: Scale) -> list[dict[str, Any]]:
     rows = []
     smallest = scale.scaling[0]
     for events in scale.scaling:
-        path, totals = archive("scaling", events=events, file_minutes=15, **ingest_bench.ARCHIVE)
+        path, totals = archive("scaling", events=events, file_minutes=15, **ARCHIVE)
         warm(path)
         run = ingest_bench.in_tmp(f"ingest {events // smallest}x", ingest_bench.INGEST, str(path), "{out}/wh", "2")
         rows.append(record("scaling", scale.name, f"ingest, 2 workers, {events // smallest}x events",

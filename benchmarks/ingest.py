@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import Run, archive, run_python, warm, write_json
+from benchmarks.common import ARCHIVE, Run, archive, run_python, warm, write_json
 
 FLOOR = """
 import glob, json, multiprocessing, sys, time, orjson
@@ -147,9 +147,6 @@ def _row(run: Run, json_bytes: int) -> dict[str, Any]:
         "mb_per_s": round(json_bytes / 1e6 / run.seconds, 1),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
     }
-
-
-ARCHIVE = dict(accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7)
 
 
 def run(events: int) -> list[dict[str, Any]]:

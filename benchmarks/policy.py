@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import WORK, Run, archive, run_python, warm, write_json
+from benchmarks.common import ARCHIVE, WORK, Run, archive, run_python, warm, write_json
 
 MEASURE = """
 import json, sys, time
@@ -137,14 +137,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    path, totals = archive(
-        "usage",
-        events=args.events,
-        accounts=3,
-        regions=("us-east-1", "eu-west-1", "ap-southeast-2"),
-        days=7,
-        file_minutes=60,
-    )
+    path, totals = archive("usage", events=args.events, file_minutes=60, **ARCHIVE)
     warehouse, ingest_seconds = warehouse_for(path)
     warm(warehouse)
     events = int(totals["events"])

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import archive, run_python, warm, write_json
+from benchmarks.common import ARCHIVE, archive, run_python, warm, write_json
 
 WAREHOUSE = """
 import hashlib, io, json, sys, time
@@ -121,14 +121,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    path, totals = archive(
-        "usage",
-        events=args.events,
-        accounts=3,
-        regions=("us-east-1", "eu-west-1", "ap-southeast-2"),
-        days=7,
-        file_minutes=args.file_minutes,
-    )
+    path, totals = archive("usage", events=args.events, file_minutes=args.file_minutes, **ARCHIVE)
     json_bytes = warm(path)
     target = Path(tempfile.mkdtemp(prefix="trailsmith-usage-"))
     try:
