@@ -238,7 +238,7 @@ class Worker:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        _release_memory()
+        release_memory()
         return result
 
     def _convert(self, pending: list[tuple[FileOutcome, DecodedFile, int, int, int]], result: TaskResult) -> None:
@@ -324,9 +324,12 @@ class Worker:
         """Write ``task``'s final Parquet files (see the module docstring); returns them."""
         out = _FinalWriter(task)
         for path in task.merge:
-            with pq.ParquetFile(path) as source:
-                for batch in source.iter_batches(batch_size=ROW_GROUP_ROWS):
-                    out.write(batch)
+            # One row group at a time, unthreaded, not pre-buffered: iter_batches holds far more (a 680k-row
+            # file measured 418 MB peak for the process against 282 MB this way, at the same speed).
+            with pq.ParquetFile(path, pre_buffer=False) as source:
+                for index in range(source.num_row_groups):
+                    for batch in source.read_row_group(index, use_threads=False).to_batches():
+                        out.write(batch)
         for path, drops in task.staged:
             offset = 0
             with pa.OSFile(path) as source:  # not memory-mapped: mapped pages would count as resident
@@ -416,7 +419,7 @@ def _without(batch: pa.RecordBatch, offset: int, drops: list[int]) -> pa.RecordB
 _malloc_trim: Any = None
 
 
-def _release_memory() -> None:
+def release_memory() -> None:
     """Give freed heap memory back to the system (glibc keeps it otherwise): a worker's resident memory then
     reflects what it holds, not the peak of the largest file it ever read. A no-op off glibc."""
     global _malloc_trim

@@ -259,6 +259,32 @@ def test_small_files_of_a_partition_are_compacted(tmp_path: Path) -> None:
     assert len(event_ids(tmp_path / "wh")) == 240
 
 
+def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pyarrow.parquet as pq
+
+    import trailsmith.worker
+
+    source = tmp_path / "in"
+    for n in range(6):
+        write_records(source / s3_key(1, n), [event(3 * (40 * n + k)) for k in range(40)])
+    whole = trailsmith.ingest([str(source)], tmp_path / "whole", workers=1)
+    monkeypatch.setattr(trailsmith.worker, "ROW_GROUP_ROWS", 7)  # every file has many row groups ...
+    monkeypatch.setattr(trailsmith.worker, "TARGET_ROWS", 100)  # ... and a date spans several files
+    trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per source file
+    snapshot = Warehouse(tmp_path / "wh").snapshot()
+    assert snapshot.version == 6
+    assert sorted(f.rows for f in snapshot.files) == [40, 100, 100]  # each commit re-read the small file
+    for data_file in snapshot.files:
+        metadata = pq.ParquetFile(tmp_path / "wh" / data_file.path).metadata
+        assert metadata.num_rows == data_file.rows
+        assert metadata.num_row_groups == -(-data_file.rows // 7)
+    query = "SELECT eventID, eventTime, principalArn, requestParameters FROM events ORDER BY eventID"
+    assert whole.events_new == 240
+    assert rows(tmp_path / "wh", query) == rows(tmp_path / "whole", query)
+
+
 def test_a_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     write_records(tmp_path / "f.json.gz", [event(1)])
     warehouse = Warehouse(tmp_path / "wh")

@@ -11,6 +11,7 @@ import random
 import threading
 import time
 import uuid
+import warnings
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -401,6 +402,19 @@ def test_unreachable_endpoint(archive: Archive, monkeypatch: pytest.MonkeyPatch)
         list(Fetcher().fetch_many([entry, entry]))
 
 
+def _credentials(s3_server: S3Server, kind: str) -> tuple[str, str]:
+    """A key id and secret of the ``kind`` the test needs; every kind makes a new IAM user with a key."""
+    access = s3_server.client("iam")
+    user = f"auditor-{uuid.uuid4().hex[:8]}"
+    access.create_user(UserName=user)
+    created = access.create_access_key(UserName=user)["AccessKey"]
+    return {
+        "unknown key": ("AKIADOESNOTEXIST0000", "whatever"),
+        "wrong secret": (created["AccessKeyId"], "not-the-secret"),
+        "no permissions": (created["AccessKeyId"], created["SecretAccessKey"]),
+    }[kind]
+
+
 @pytest.mark.parametrize(
     ("credentials", "phrase"),
     [
@@ -416,22 +430,23 @@ def test_rejected_credentials(
     archive: Archive,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    iam = s3_server.client("iam")
-    user = f"auditor-{uuid.uuid4().hex[:8]}"
-    iam.create_user(UserName=user)
-    access = iam.create_access_key(UserName=user)["AccessKey"]
-    key, secret = {
-        "unknown key": ("AKIADOESNOTEXIST0000", "whatever"),
-        "wrong secret": (access["AccessKeyId"], "not-the-secret"),
-        "no permissions": (access["AccessKeyId"], access["SecretAccessKey"]),
-    }[credentials]
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     uri = f"s3://{archive[0]}/{DAY}"
+    for attempt in range(3):
+        key, secret = _credentials(s3_server, credentials)
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        with s3_server.iam_enforced():
+            with pytest.raises(SourceError) as caught:
+                list(list_entries(uri))
+        if credentials == "no permissions" and "does not match" in str(caught.value) and attempt < 2:
+            # moto's server has twice rejected the signature of a fresh, valid key (in CI, in the whole suite;
+            # never in about a thousand tries of this test here). That is the server's fault, not the code's:
+            # try a new key, and say so, rather than accept the wrong message.
+            warnings.warn(f"moto rejected a valid signature (attempt {attempt + 1}): {caught.value}", stacklevel=1)
+            continue
+        break
+    _one_line(caught.value, uri, phrase)
     with s3_server.iam_enforced():
-        with pytest.raises(SourceError) as caught:
-            list(list_entries(uri))
-        _one_line(caught.value, uri, phrase)
         if credentials == "no permissions":  # may be one object's policy: returned, so the others go on
             entry = SourceEntry(f"s3://{archive[0]}/{LOGS[0]}", 1, "0")
             ((_, error),) = Fetcher().fetch_many([entry])
