@@ -8,8 +8,10 @@ gets the most work.
 
 from __future__ import annotations
 
+import importlib.abc
 import multiprocessing
 import queue
+import sys
 import traceback
 from collections import deque
 from typing import Any, Iterable, Iterator
@@ -26,7 +28,22 @@ class WorkerCrashed(TrailsmithError):
     """A worker process died or raised: the batch is not committed."""
 
 
+class _NoPandas(importlib.abc.MetaPathFinder):
+    """Makes pandas unimportable in a worker.
+
+    pyarrow imports pandas, when it is installed, at the first ``pa.array()`` of a Python list, only to ask
+    whether the list is a pandas object: 40 MB and 0.3 s per worker (measured) for nothing, since a worker
+    never sees one. A worker is a process of our own, so it goes without.
+    """
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError("pandas is not used in ingest workers", name=name)
+        return None
+
+
 def _serve(worker_id: int, tasks: Any, results: Any) -> None:
+    sys.meta_path.insert(0, _NoPandas())
     import pyarrow
 
     # The system allocator returns freed memory sooner than Arrow's default (mimalloc): measured here,

@@ -387,3 +387,21 @@ def test_ingest_duckdb_never_draws_on_stdout(tmp_path: Path) -> None:
         [sys.executable, "-c", script, str(tmp_path / "wh")], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_workers_convert_without_importing_pandas() -> None:
+    """pyarrow would import pandas (40 MB a worker) at the first array built from a list; workers block it,
+    and pyarrow must still build arrays. Checked in a fresh interpreter, as a worker starts."""
+    pytest.importorskip("pandas")  # without pandas installed there is nothing to block
+    code = (
+        "import sys\n"
+        "from trailsmith.pool import _NoPandas\n"
+        "sys.meta_path.insert(0, _NoPandas())\n"
+        "import pyarrow as pa\n"
+        "assert pa.array(['a', None], pa.string()).null_count == 1\n"
+        "assert pa.array([1, 2]).to_pylist() == [1, 2]\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'pandas'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
