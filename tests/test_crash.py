@@ -63,25 +63,46 @@ def ids_in_files(uris: set[str]) -> set[str]:
 
 def start(archive: Path, warehouse: Path, workers: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-c", _RUN, str(archive), str(warehouse), str(workers), str(48 * 1024)],
+        [sys.executable, "-c", _RUN, str(archive), str(warehouse), str(workers), str(24 * 1024)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
 
 
+def version(warehouse: Path) -> int:
+    versions = Warehouse(warehouse).versions()
+    return versions[-1] if versions else 0
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_minus_nine_at_any_moment(tmp_path: Path, archive: Path, workers: int) -> None:
     warehouse = tmp_path / "wh"
-    # time one full run, then kill runs at spread-out moments of it (several kills before one completes)
+    # Time one full run. The first kill lands at a fraction of that time (start-up, listing, the first
+    # batch). The others land a spread-out fraction of a batch's time after the run's first commit, so that
+    # each of them lands while the run still has work, however fast or slow the machine is at that moment
+    # (later runs skip the batches committed before them).
     begin = time.perf_counter()
-    start(archive, tmp_path / "timing", workers).wait()
+    timing = start(archive, tmp_path / "timing", workers)
+    commits: list[float] = []  # when each commit of the timing run became visible
+    while timing.poll() is None:
+        if version(tmp_path / "timing") > len(commits):
+            commits.append(time.perf_counter())
+        time.sleep(0.002)
     full = time.perf_counter() - begin
+    assert version(tmp_path / "timing") >= 15, "too few batches to spread the kills over"
+    batch = (commits[-1] - commits[0]) / max(1, len(commits) - 1)  # one batch's time, start-up excluded
     kills = 0
-    for fraction in (0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.97):
+    for attempt, fraction in enumerate((0.15, 0.3, 0.45, 0.6, 0.75, 0.9, 0.97)):
+        before = version(warehouse)
         process = start(archive, warehouse, workers)
-        time.sleep(full * fraction * 0.9)
+        if attempt == 0:
+            time.sleep(full * fraction)
+        else:
+            while process.poll() is None and version(warehouse) == before:
+                time.sleep(0.002)
+            time.sleep(batch * fraction)
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             kills += 1
@@ -89,7 +110,7 @@ def test_kill_minus_nine_at_any_moment(tmp_path: Path, archive: Path, workers: i
         ids, sources = visible_state(warehouse)
         # what is visible is exactly the events of the files recorded as read: whole batches or nothing
         assert ids == ids_in_files(sources)
-    assert kills >= 3
+    assert kills >= 5
     final = start(archive, warehouse, workers)
     assert final.wait() == 0, final.stderr.read().decode() if final.stderr else ""
     ids, sources = visible_state(warehouse)
