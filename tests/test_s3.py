@@ -431,6 +431,7 @@ def test_rejected_credentials(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     uri = f"s3://{archive[0]}/{DAY}"
+    entry = SourceEntry(f"s3://{archive[0]}/{LOGS[0]}", 1, "0")
     for attempt in range(3):
         key, secret = _credentials(s3_server, credentials)
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
@@ -438,19 +439,26 @@ def test_rejected_credentials(
         with s3_server.iam_enforced():
             with pytest.raises(SourceError) as caught:
                 list(list_entries(uri))
-        if credentials == "no permissions" and "does not match" in str(caught.value) and attempt < 2:
+            if credentials == "no permissions":  # may be one object's policy: returned, so the others go on
+                try:
+                    ((_, fetched),) = Fetcher().fetch_many([entry])
+                    raised = False
+                except SourceError as error:  # wrong here (checked below), unless moto misjudged the signature
+                    fetched, raised = error, True
+            else:
+                with pytest.raises(SourceError) as fetch_error:
+                    Fetcher().fetch(entry)
+                fetched = fetch_error.value
+        if credentials == "no permissions" and "does not match" in f"{caught.value} {fetched}" and attempt < 2:
             # moto's server has twice rejected the signature of a fresh, valid key (in CI, in the whole suite;
             # never in about a thousand tries of this test here). That is the server's fault, not the code's:
             # try a new key, and say so, rather than accept the wrong message.
-            warnings.warn(f"moto rejected a valid signature (attempt {attempt + 1}): {caught.value}", stacklevel=1)
+            warnings.warn(f"moto rejected a valid signature (attempt {attempt + 1}): {caught.value} | {fetched}")
             continue
         break
     _one_line(caught.value, uri, phrase)
-    with s3_server.iam_enforced():
-        if credentials == "no permissions":  # may be one object's policy: returned, so the others go on
-            entry = SourceEntry(f"s3://{archive[0]}/{LOGS[0]}", 1, "0")
-            ((_, error),) = Fetcher().fetch_many([entry])
-            _one_line(error, entry.uri, "access denied (s3:GetObject)", "kms:Decrypt")
-        else:
-            with pytest.raises(SourceError, match=phrase.split(".")[0]):
-                Fetcher().fetch(SourceEntry(f"s3://{archive[0]}/{LOGS[0]}", 1, "0"))
+    if credentials == "no permissions":
+        _one_line(fetched, entry.uri, "access denied (s3:GetObject)", "kms:Decrypt")
+        assert not raised, "one object's access denied must come back in place, not stop the run"
+    else:
+        _one_line(fetched, entry.uri, phrase.split(".")[0])
