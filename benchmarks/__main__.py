@@ -89,7 +89,7 @@ def record(benchmark: str, scale: str, name: str, *, events: int, input_mb: floa
 
 
 def run_ingest(scale: Scale) -> list[dict[str, Any]]:
-    rows = ingest_bench.run(scale.ingest_events)
+    rows = ingest_bench.run(scale.ingest_events, scale.repeat)
     out = []
     for row in rows:
         extra = {k: v for k, v in row.items() if k.startswith("ratio_")}

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +104,13 @@ def run_python(name: str, code: str, *args: str, timeout: float = 7200) -> Run:
         raise RuntimeError(f"{name} failed ({process.returncode}):\n{err[-4000:]}")
     result = _last_object(name, out)
     return Run(name, result.get("seconds", seconds), peak / 1024, result)
+
+
+def fastest(runs: list[Run]) -> Run:
+    """The fastest of repeated runs of one measurement (the machine is shared: noise only ever slows a run
+    down), with the highest peak memory of them all (memory is not helped by noise, so none is hidden)."""
+    best = min(runs, key=lambda run: run.seconds)
+    return replace(best, peak_rss_mb=max(run.peak_rss_mb for run in runs))
 
 
 def write_json(path: str | None, payload: Any) -> None:

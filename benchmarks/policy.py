@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import ARCHIVE, WORK, Run, archive, run_python, warm, write_json
+from benchmarks.common import ARCHIVE, WORK, Run, archive, fastest, run_python, warm, write_json
 
 MEASURE = """
 import json, sys, time
@@ -91,8 +91,7 @@ def _layout() -> str:
 
 
 def best(name: str, repeat: int, *args: str) -> Run:
-    runs = [run_python(name, MEASURE, *args) for _ in range(repeat)]
-    return min(runs, key=lambda r: r.seconds)
+    return fastest([run_python(name, MEASURE, *args) for _ in range(repeat)])
 
 
 def busiest(warehouse: Path) -> str:
