@@ -139,6 +139,9 @@ class ServiceSpec:
     only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: whether the SQL collects EC2 ids from this service's requests
     ec2_ids: bool = False
+    #: resource types (``prefix:type``) of which a call names one, though the reference marks each as
+    #: required (Bedrock's kinds of model): once one is named, the others are not needed
+    alternatives: frozenset[str] = frozenset()
 
 
 def loads(text: str) -> Any:
@@ -256,10 +259,10 @@ def from_resources(call: Call, types: Iterable[str] | None = None) -> Iterator[R
 @functools.cache
 def specs() -> Mapping[str, ServiceSpec]:
     """Every service's spec, by eventSource host (``s3``, ``monitoring``, ``ec2-instance-connect`` ...)."""
-    from trailsmith import policy_extract_data, policy_extract_infra
+    from trailsmith import policy_extract_data, policy_extract_infra, policy_extract_platform
 
     table: dict[str, ServiceSpec] = {}
-    for module in (policy_extract_data, policy_extract_infra):
+    for module in (policy_extract_data, policy_extract_infra, policy_extract_platform):
         for host, spec in module.SPECS.items():
             if host in table:
                 raise ValueError(f"extractor for {host} declared twice")

@@ -10,6 +10,8 @@ candidate applies to an action when it was built for one of the action's formats
   created one (``RunInstances`` makes an instance and its network interface) or acted on all of them
   (``DescribeAlarms`` without names), so the type's ARN in the call's account and region with ``*`` for
   the rest: bounded, and said so;
+- a required type that is one of several alternatives (Bedrock's kinds of model), when the call named
+  another of them: not needed;
 - a required type the call may have named in a way we cannot read: ``"*"`` for that action alone, with
   the reason, because a policy narrower than what was used breaks the workload that used it.
 """
@@ -118,9 +120,10 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
             kind = "pattern" if "*" in found.arn.replace("${*}", "") else "resource"
             out.append(Grant(action, found.arn, kind, resource_type.arn, found.note))
     creates = set(CREATES.get(action, ()))
+    alternatives = _alternatives(call, action, types)
     unknown: list[str] = []
     for resource_type in types:
-        if resource_type.name in matched:
+        if resource_type.name in matched or (resource_type.name in alternatives and matched & alternatives):
             continue
         if resource_type.name in creates:
             out.append(
@@ -154,6 +157,15 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
         )
         return [Grant(action, "*", "fallback", note=reason)]
     return out
+
+
+def _alternatives(call: Call, action: str, types: tuple[ResourceType, ...]) -> set[str]:
+    """The action's resource types of which the call names one (see ``ServiceSpec.alternatives``)."""
+    spec = specs().get(call.source)
+    if spec is None or not spec.alternatives:
+        return set()
+    prefix = action.split(":", 1)[0]
+    return {t.name for t in types if f"{prefix}:{t.name}" in spec.alternatives}
 
 
 def _scoped(call: Call, action: str, resource_type: ResourceType, kind: Kind, note: str) -> Grant:

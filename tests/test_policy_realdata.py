@@ -43,6 +43,14 @@ def test_every_emitted_action_exists(warehouse: Path) -> None:
     assert sorted(a for a in actions if not action_exists(a)) == []
 
 
+def test_every_resource_of_the_real_calls_is_read(warehouse: Path) -> None:
+    # RDS snapshots, Route 53 Resolver configs and Bedrock models included: nothing falls back to "*".
+    policies = policy.generate(warehouse)
+    assert [f for p in policies for f in p.fallbacks] == []
+    resources = {r for p in policies for s in p.statements for r in s.resources}
+    assert {r.split(":")[2] for r in resources if r != "*"} >= {"rds", "route53resolver", "bedrock"}
+
+
 def test_each_generalisation_keeps_the_actions(warehouse: Path) -> None:
     exact = {p.principal: p.actions for p in policy.generate(warehouse)}
     for mode in ("generalize", "service"):

@@ -199,14 +199,18 @@ def test_calls_naming_nothing_of_a_known_kind_act_on_all_of_it_in_the_account() 
 
 
 def test_unreadable_resources_fall_back_to_star_for_that_action_only() -> None:
+    # No extractor knows Redshift's request fields, and the call recorded no resources[].
     grants = grants_for(
-        call("rds", "ModifyDBSnapshotAttribute", {}),
-        ("rds:ModifyDBSnapshotAttribute", "rds:DescribeDBSnapshots"),
+        call("redshift", "DeleteCluster", {"clusterIdentifier": "warehouse"}),
+        ("redshift:DeleteCluster", "redshift:DescribeClusters"),
     )
     by_action = {g.action: g for g in grants}
-    assert by_action["rds:ModifyDBSnapshotAttribute"].resource == "*"
-    assert by_action["rds:ModifyDBSnapshotAttribute"].kind == "fallback"
-    assert "snapshot" in by_action["rds:ModifyDBSnapshotAttribute"].note
+    assert (by_action["redshift:DeleteCluster"].resource, by_action["redshift:DeleteCluster"].kind) == (
+        "*",
+        "fallback",
+    )
+    assert "no resource of type cluster" in by_action["redshift:DeleteCluster"].note
+    assert by_action["redshift:DescribeClusters"].note.startswith("redshift:DescribeClusters: ")
 
 
 def test_actions_without_resource_types_get_star() -> None:
@@ -342,3 +346,108 @@ def test_request_dependent_calls_keep_every_candidate_and_say_so(tmp_path: Any) 
     [statement] = p.statements
     assert statement.resources == (f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/Orders",)
     assert any("depending on its request" in n for n in statement.notes)
+
+
+RDS = f"arn:aws:rds:{REGION}:{ACCOUNT}"
+
+
+def test_rds_calls_are_scoped_to_what_they_name_in_both_spellings() -> None:
+    # RDS keeps identifiers in lower case; IAM compares ARNs case-sensitively: both are allowed.
+    got = resources_of(
+        call("rds", "CreateDBInstance", {"dBInstanceIdentifier": "OrdersDB", "dBSubnetGroupName": "app"})
+    )
+    assert got == {"rds:CreateDBInstance": {f"{RDS}:db:OrdersDB", f"{RDS}:db:ordersdb", f"{RDS}:subgrp:app"}}
+    assert resources_of(
+        call("rds", "ModifyDBSnapshotAttribute", {"dBSnapshotIdentifier": "exfiltration"})
+    ) == {"rds:ModifyDBSnapshotAttribute": {f"{RDS}:snapshot:exfiltration"}}
+
+
+def test_rds_sources_given_as_arns_keep_their_region_and_account_and_colons() -> None:
+    source = "arn:aws:rds:us-east-1:444455556666:snapshot:rds:orders-2024-08-01-05-10"  # an automated one
+    got = resources_of(
+        call(
+            "rds",
+            "CopyDBSnapshot",
+            {"sourceDBSnapshotIdentifier": source, "targetDBSnapshotIdentifier": "copy"},
+        )
+    )
+    assert got == {"rds:CopyDBSnapshot": {source, f"{RDS}:snapshot:copy"}}
+    tagged = resources_of(call("rds", "AddTagsToResource", {"resourceName": f"{RDS}:cluster:c1"}))
+    assert tagged == {"rds:AddTagsToResource": {f"{RDS}:cluster:c1"}}
+
+
+def test_rds_kinds_a_call_left_to_defaults_are_any_of_that_kind_in_the_account() -> None:
+    grants = grants_for(
+        call("rds", "CreateDBCluster", {"dBClusterIdentifier": "c1"}),
+        map_event("rds.amazonaws.com", "CreateDBCluster").actions,
+    )
+    assert {(g.resource, g.kind) for g in grants} >= {
+        (f"{RDS}:cluster:c1", "resource"),
+        (f"{RDS}:subgrp:*", "implied"),
+        (f"{RDS}:cluster-pg:*", "implied"),
+    }
+    assert all(g.resource != "*" for g in grants)
+
+
+def test_route53_resolver_ids_become_their_arns() -> None:
+    resolver = f"arn:aws:route53resolver:{REGION}:{ACCOUNT}"
+    got = resources_of(
+        call("route53resolver", "DeleteResolverQueryLogConfig", {"resolverQueryLogConfigId": "rqlc-1"})
+    )
+    assert got == {
+        "route53resolver:DeleteResolverQueryLogConfig": {f"{resolver}:resolver-query-log-config/rqlc-1"}
+    }
+    created = resources_of(
+        call("route53resolver", "CreateResolverRule", {"name": "r", "domainName": "corp."})
+    )
+    assert created == {"route53resolver:CreateResolverRule": {f"{resolver}:resolver-rule/*"}}
+
+
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        # a foundation model id: that model in the call's region, and no other kind of model is needed
+        ("amazon.nova-pro-v1:0", {f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-pro-v1:0"}),
+        # a cross-region inference profile: the profile, and its model in whichever region it routes to
+        (
+            "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+            {
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT}:inference-profile/"
+                "us.anthropic.claude-3-5-sonnet-20240620-v1:0",
+                "arn:aws:bedrock:*::foundation-model/anthropic.claude-3-5-sonnet-20240620-v1:0",
+            },
+        ),
+        # an ARN whose model id holds a colon keeps its kind
+        (
+            f"arn:aws:bedrock:{REGION}::foundation-model/meta.llama3-8b-instruct-v1:0",
+            {f"arn:aws:bedrock:{REGION}::foundation-model/meta.llama3-8b-instruct-v1:0"},
+        ),
+        # an application inference profile routes to models CloudTrail does not name
+        (
+            f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/p1",
+            {
+                f"arn:aws:bedrock:{REGION}:{ACCOUNT}:application-inference-profile/p1",
+                f"arn:aws:bedrock:*:{ACCOUNT}:inference-profile/*",
+                "arn:aws:bedrock:*::foundation-model/*",
+            },
+        ),
+    ],
+)
+def test_bedrock_invocations_are_scoped_to_the_model(model: str, expected: set[str]) -> None:
+    for event in ("InvokeModel", "Converse"):
+        assert resources_of(call("bedrock", event, {"modelId": model})) == {"bedrock:InvokeModel": expected}
+
+
+def test_bedrock_async_invocations_may_create_the_invocation() -> None:
+    got = resources_of(call("bedrock", "StartAsyncInvoke", {"modelId": "amazon.nova-reel-v1:0"}))
+    assert got == {
+        "bedrock:InvokeModel": {
+            f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-reel-v1:0",
+            f"arn:aws:bedrock:{REGION}:{ACCOUNT}:async-invoke/*",
+        }
+    }
+
+
+def test_an_unnamed_bedrock_model_is_still_a_fallback() -> None:
+    [grant] = grants_for(call("bedrock", "InvokeModel", {}), ("bedrock:InvokeModel",))
+    assert (grant.resource, grant.kind) == ("*", "fallback")

@@ -1,0 +1,199 @@
+"""Resource extractors for RDS, Route 53 Resolver and Bedrock.
+
+Field names are the request members of botocore's service models with a lower-case first letter, as
+CloudTrail records them (``dBInstanceIdentifier``, ``resolverQueryLogConfigId``, ``modelId``); the ARN
+shapes come from the IAM reference data. The facts that need a comment are commented where they are used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from trailsmith.policy_arns import arn_format, literal
+from trailsmith.policy_extract import (
+    Call,
+    Ref,
+    ServiceSpec,
+    arn_ref,
+    from_resources,
+    is_arn,
+    pattern_ref,
+    ref,
+)
+
+# RDS -----------------------------------------------------------------------------------------------------
+
+#: Request fields naming an RDS resource -> (IAM resource type, its format's name variable). The source and
+#: target fields of the copy and restore calls name the same kinds; a source may be an ARN of another
+#: region or account (cross-region read replicas, shared snapshots), which then stands as written.
+_RDS_FIELDS: dict[str, tuple[str, str]] = {
+    "dBInstanceIdentifier": ("db", "DbInstanceName"),
+    "sourceDBInstanceIdentifier": ("db", "DbInstanceName"),
+    "targetDBInstanceIdentifier": ("db", "DbInstanceName"),
+    "dBClusterIdentifier": ("cluster", "DbClusterInstanceName"),
+    "sourceDBClusterIdentifier": ("cluster", "DbClusterInstanceName"),
+    "dBSnapshotIdentifier": ("snapshot", "SnapshotName"),
+    "sourceDBSnapshotIdentifier": ("snapshot", "SnapshotName"),
+    "targetDBSnapshotIdentifier": ("snapshot", "SnapshotName"),
+    "dBClusterSnapshotIdentifier": ("cluster-snapshot", "ClusterSnapshotName"),
+    "sourceDBClusterSnapshotIdentifier": ("cluster-snapshot", "ClusterSnapshotName"),
+    "targetDBClusterSnapshotIdentifier": ("cluster-snapshot", "ClusterSnapshotName"),
+    "dBSubnetGroupName": ("subgrp", "SubnetGroupName"),
+    "dBParameterGroupName": ("pg", "ParameterGroupName"),
+    "sourceDBParameterGroupIdentifier": ("pg", "ParameterGroupName"),
+    "targetDBParameterGroupIdentifier": ("pg", "ParameterGroupName"),
+    "dBClusterParameterGroupName": ("cluster-pg", "ClusterParameterGroupName"),
+    "sourceDBClusterParameterGroupIdentifier": ("cluster-pg", "ClusterParameterGroupName"),
+    "targetDBClusterParameterGroupIdentifier": ("cluster-pg", "ClusterParameterGroupName"),
+    "optionGroupName": ("og", "OptionGroupName"),
+    "sourceOptionGroupIdentifier": ("og", "OptionGroupName"),
+    "targetOptionGroupIdentifier": ("og", "OptionGroupName"),
+    "subscriptionName": ("es", "SubscriptionName"),
+}
+#: Fields that hold the ARN of any RDS resource (the tagging calls, cross-region replication sources).
+_RDS_ARN_FIELDS = ("resourceName", "replicationSourceIdentifier")
+
+
+def _rds(call: Call) -> Iterator[Ref]:
+    for path, (kind, variable) in _RDS_FIELDS.items():
+        value = call.get(path)
+        if value is None:
+            continue
+        if is_arn(value):
+            yield _rds_arn(value)
+            continue
+        # RDS stores most identifiers in lower case whatever case the request used, and IAM compares ARNs
+        # case-sensitively: both spellings are allowed when they differ, so neither rule can break the call.
+        for name in dict.fromkeys((value, value.lower())):
+            yield ref(call, "rds", kind, **{variable: name})
+    for path in _RDS_ARN_FIELDS:
+        value = call.get(path)
+        if value is not None and is_arn(value):
+            yield _rds_arn(value)
+
+
+def _rds_arn(value: str) -> Ref:
+    """An RDS ARN tagged with its kind's format: names may hold colons (automated snapshots are named
+    ``rds:db-2024-08-01-05-10``), which shape matching would read as the end of the name."""
+    parts = value.split(":", 6)
+    fmt = arn_format("rds", parts[5]) if len(parts) == 7 and parts[2] == "rds" else ""
+    return Ref(literal(value), fmt) if fmt else arn_ref(value)
+
+
+# Route 53 Resolver ---------------------------------------------------------------------------------------
+
+_RESOLVER_FIELDS: dict[str, str] = {
+    "resolverQueryLogConfigId": "resolver-query-log-config",
+    "resolverRuleId": "resolver-rule",
+    "resolverEndpointId": "resolver-endpoint",
+    "firewallRuleGroupId": "firewall-rule-group",
+    "firewallDomainListId": "firewall-domain-list",
+    "firewallRuleGroupAssociationId": "firewall-rule-group-association",
+}
+
+
+def _route53resolver(call: Call) -> Iterator[Ref]:
+    for path, kind in _RESOLVER_FIELDS.items():
+        value = call.get(path)
+        if value is not None:
+            yield arn_ref(value) if is_arn(value) else ref(call, "route53resolver", kind, ResourceId=value)
+    value = call.get("resourceArn")
+    if value is not None and is_arn(value):
+        yield arn_ref(value)
+
+
+# Bedrock -------------------------------------------------------------------------------------------------
+
+#: A system-defined cross-region inference profile id: a geography, then the model id it routes to
+#: (``us.anthropic.claude-3-5-sonnet-20240620-v1:0``). Such a profile sends each request to the model in
+#: one of its geography's regions, and a call through it needs the profile and the model in every such
+#: region (Bedrock user guide, "Prerequisites for inference profiles"); which regions is not recorded.
+_GEO_PROFILE = re.compile(r"^(?P<geo>us|eu|apac|ca|jp|au|us-gov|global)\.(?P<model>[a-z0-9-]+\..+)$")
+
+#: The resource types of which one model invocation names one: the reference marks them all as required
+#: because any one of them can be the call's target. ``async-invoke`` is the invocation StartAsyncInvoke
+#: creates, which a synchronous call has none of; that call gets it below.
+_MODEL_TYPES = frozenset(
+    f"bedrock:{kind}"
+    for kind in (
+        "application-inference-profile",
+        "async-invoke",
+        "bedrock-marketplace-model-endpoint",
+        "custom-model",
+        "custom-model-deployment",
+        "default-prompt-router",
+        "foundation-model",
+        "imported-model",
+        "inference-profile",
+        "project",
+        "prompt-router",
+        "provisioned-model",
+        "system-tool",
+    )
+)
+
+_INVOKE = frozenset({"bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"})
+
+
+def _bedrock(call: Call) -> Iterator[Ref]:
+    for path in ("modelId", "modelIdentifier"):
+        value = call.get(path)
+        if value is not None:
+            yield from _model(call, value)
+    if call.name == "StartAsyncInvoke":
+        # The call creates the asynchronous invocation, whose id the service assigns.
+        note = "StartAsyncInvoke creates the invocation: any in the account and region"
+        yield pattern_ref(call, "bedrock", "async-invoke", note=note, actions=("bedrock:InvokeModel",))
+    yield from from_resources(call)
+
+
+def _model(call: Call, value: str) -> Iterator[Ref]:
+    if is_arn(value):
+        kind, _, ident = value.split(":", 5)[-1].partition("/")
+        fmt = arn_format("bedrock", kind)
+        # Model ids hold colons (``...-v1:0``), which shape matching reads as the end of the name: an ARN
+        # of a known kind is tagged with its kind's format instead.
+        yield Ref(literal(value), fmt) if fmt and value.split(":")[2] == "bedrock" else arn_ref(value)
+        geo = _GEO_PROFILE.match(ident) if kind == "inference-profile" else None
+        if geo is not None:
+            yield _routed_model(call, geo)
+        elif kind == "application-inference-profile":
+            # A profile of the account's own wraps a model or a system profile that CloudTrail does not name.
+            note = f"application inference profile {ident} routes to models CloudTrail does not record"
+            for routed in ("foundation-model", "inference-profile"):
+                account = {} if routed == "foundation-model" else {"Account": literal(call.account)}
+                yield pattern_ref(call, "bedrock", routed, note=note, actions=_INVOKE, Region="*", **account)
+        return
+    geo = _GEO_PROFILE.match(value)
+    if geo is None:
+        # A plain id names a foundation model; the other kinds of model are named by ARN.
+        yield ref(call, "bedrock", "foundation-model", ResourceId=value)
+        return
+    yield ref(call, "bedrock", "inference-profile", ResourceId=value, actions=_INVOKE)
+    yield _routed_model(call, geo)
+
+
+def _routed_model(call: Call, geo: re.Match[str]) -> Ref:
+    model = geo.group("model")
+    note = f"inference profile {geo.group(0)} routes to {model} in regions CloudTrail does not record"
+    return pattern_ref(
+        call, "bedrock", "foundation-model", note=note, actions=_INVOKE, Region="*", ResourceId=literal(model)
+    )
+
+
+SPECS: dict[str, ServiceSpec] = {
+    "rds": ServiceSpec(
+        tuple(_RDS_FIELDS) + _RDS_ARN_FIELDS,
+        _rds,
+        frozenset(f"rds:{kind}" for kind, _ in _RDS_FIELDS.values()),
+        resources=False,
+    ),
+    "route53resolver": ServiceSpec(
+        (*_RESOLVER_FIELDS, "resourceArn"),
+        _route53resolver,
+        frozenset(f"route53resolver:{kind}" for kind in _RESOLVER_FIELDS.values()),
+        resources=False,
+    ),
+    "bedrock": ServiceSpec(("modelId", "modelIdentifier"), _bedrock, frozenset(), alternatives=_MODEL_TYPES),
+}
