@@ -148,8 +148,13 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
                 )
             else:
                 unknown.append(resource_type.name)
-    if not matched and not out:
-        unknown = unknown or [t.name for t in types]
+    if not matched and not out and not unknown:
+        if all(covered(call, action, t) for t in types):
+            # Every type is optional and the call named none (DescribeDBInstances without an identifier):
+            # the request concerns no particular resource, which IAM authorises on "*".
+            names = ", ".join(sorted(t.name for t in types))
+            return [Grant(action, "*", "any", note=f"{action}: the call named no {names}, which it does not need")]
+        unknown = [t.name for t in types]
     if unknown:
         reason = (
             f"{action}: no resource of type {', '.join(sorted(set(unknown)))} could be read from "

@@ -451,3 +451,12 @@ def test_bedrock_async_invocations_may_create_the_invocation() -> None:
 def test_an_unnamed_bedrock_model_is_still_a_fallback() -> None:
     [grant] = grants_for(call("bedrock", "InvokeModel", {}), ("bedrock:InvokeModel",))
     assert (grant.resource, grant.kind) == ("*", "fallback")
+
+
+def test_a_call_naming_none_of_the_optional_types_it_could_name_is_not_a_fallback() -> None:
+    [grant] = grants_for(call("rds", "DescribeDBInstances", {}), ("rds:DescribeDBInstances",))
+    assert (grant.resource, grant.kind) == ("*", "any")
+    [named] = grants_for(
+        call("rds", "DescribeDBInstances", {"dBInstanceIdentifier": "orders"}), ("rds:DescribeDBInstances",)
+    )
+    assert (named.resource, named.kind) == (f"{RDS}:db:orders", "resource")
