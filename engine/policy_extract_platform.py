@@ -1,4 +1,4 @@
-"""Resource extractors for RDS, Route 53 Resolver and Bedrock.
+"""Resource extractors for RDS, Route 53 Resolver, Bedrock, Kinesis, Firehose, Athena, EKS and CodeBuild.
 
 Field names are the request members of botocore's service models with a lower-case first letter, as
 CloudTrail records them (``dBInstanceIdentifier``, ``resolverQueryLogConfigId``, ``modelId``); the ARN
@@ -182,6 +182,123 @@ def _routed_model(call: Call, geo: re.Match[str]) -> Ref:
     )
 
 
+# Kinesis and Firehose ------------------------------------------------------------------------------------
+
+
+def _kinesis(call: Call) -> Iterator[Ref]:
+    name = call.get("streamName")
+    if name is not None:
+        yield ref(call, "kinesis", "stream", StreamName=name)
+    for path in ("streamARN", "consumerARN", "resourceARN"):
+        value = call.get(path)
+        if value is not None and is_arn(value):
+            yield arn_ref(value)
+    # GetRecords names only a shard iterator: its stream is in resources[], when CloudTrail records it.
+    yield from from_resources(call)
+
+
+def _firehose(call: Call) -> Iterator[Ref]:
+    name = call.get("deliveryStreamName")
+    if name is not None:
+        yield ref(call, "firehose", "deliverystream", DeliveryStreamName=name)
+
+
+# Athena --------------------------------------------------------------------------------------------------
+
+_ATHENA_CATALOG_CALLS = frozenset(
+    {"CreateDataCatalog", "GetDataCatalog", "DeleteDataCatalog", "UpdateDataCatalog"}
+)
+
+
+def _athena(call: Call) -> Iterator[Ref]:
+    group = call.get("workGroup") or (call.get("name") if call.name == "CreateWorkGroup" else None)
+    if group is not None:
+        yield ref(call, "athena", "workgroup", WorkGroupName=group)
+    catalog = call.get("catalogName") or (call.get("name") if call.name in _ATHENA_CATALOG_CALLS else None)
+    if catalog is not None:
+        yield ref(call, "athena", "datacatalog", DataCatalogName=catalog)
+    value = call.get("resourceARN")
+    if value is not None and is_arn(value):
+        yield arn_ref(value)
+
+
+# EKS -----------------------------------------------------------------------------------------------------
+
+#: The parts of a cluster that a call names by the cluster's name and its own; the ARN ends in an id the
+#: service assigns (``nodegroup/cluster/name/<uuid>``), so the grant is the named part under any id.
+_EKS_PARTS: dict[str, tuple[str, str]] = {
+    "nodegroupName": ("nodegroup", "NodegroupName"),
+    "addonName": ("addon", "AddonName"),
+    "fargateProfileName": ("fargateprofile", "FargateProfileName"),
+    "capabilityName": ("capability", "CapabilityName"),
+}
+
+
+def _eks(call: Call) -> Iterator[Ref]:
+    # The cluster calls (CreateCluster, DescribeCluster, UpdateClusterConfig ...) name it ``name``; the
+    # calls on its parts ``clusterName``. ``name`` is something else only for EKS Anywhere subscriptions.
+    cluster = call.get("clusterName") or (call.get("name") if "EksAnywhere" not in call.name else None)
+    if cluster is not None:
+        yield ref(call, "eks", "cluster", ClusterName=cluster)
+        for path, (kind, variable) in _EKS_PARTS.items():
+            value = call.get(path)
+            if value is not None:
+                yield pattern_ref(
+                    call, "eks", kind, ClusterName=literal(cluster), **{variable: literal(value)}
+                )
+        if call.get("principalArn") is not None:
+            yield pattern_ref(call, "eks", "access-entry", ClusterName=literal(cluster))
+        if "PodIdentityAssociation" in call.name:  # named by an id the service assigns
+            yield pattern_ref(call, "eks", "podidentityassociation", ClusterName=literal(cluster))
+    value = call.get("resourceArn")
+    if value is not None and is_arn(value):
+        yield arn_ref(value)
+
+
+# CodeBuild -----------------------------------------------------------------------------------------------
+
+#: A build's (or build batch's) ARN: the id after the kind is ``<project name>:<uuid>``.
+_BUILD_ARN = re.compile(r"^arn:[^:]*:codebuild:[^:]*:[^:]*:build(?:-batch)?/")
+
+
+def _build_project(ident: str) -> str:
+    return _BUILD_ARN.sub("", ident).rsplit(":", 1)[0]
+
+
+_CODEBUILD_PROJECT_CALLS = frozenset({"CreateProject", "UpdateProject", "DeleteProject"})
+
+
+def _codebuild(call: Call) -> Iterator[Ref]:
+    names = call.values("projectName")
+    if call.name in _CODEBUILD_PROJECT_CALLS:
+        names += call.values("name")
+    if call.name == "BatchGetProjects":
+        names += call.values("names")
+    if "Sandbox" not in call.name:
+        # A build's id is ``<project name>:<uuid>``, and IAM authorises the calls on builds on their project.
+        names += [_build_project(ident) for ident in call.values("ids") + call.values("id") if ":" in ident]
+    for name in names:
+        if is_arn(name):
+            yield arn_ref(name)
+        else:
+            yield ref(call, "codebuild", "project", ProjectName=name)
+    group = call.get("name") if call.name == "CreateReportGroup" else None
+    if group is not None:
+        yield ref(call, "codebuild", "report-group", ReportGroupName=group)
+    for path in (
+        "projectArn",
+        "resourceArn",
+        "reportGroupArn",
+        "reportGroupArns",
+        "reportArn",
+        "reportArns",
+        "arn",
+    ):
+        for value in call.values(path):
+            if is_arn(value):
+                yield arn_ref(value)
+
+
 SPECS: dict[str, ServiceSpec] = {
     "rds": ServiceSpec(
         tuple(_RDS_FIELDS) + _RDS_ARN_FIELDS,
@@ -196,4 +313,42 @@ SPECS: dict[str, ServiceSpec] = {
         resources=False,
     ),
     "bedrock": ServiceSpec(("modelId", "modelIdentifier"), _bedrock, frozenset(), alternatives=_MODEL_TYPES),
+    "kinesis": ServiceSpec(("streamName", "streamARN", "consumerARN", "resourceARN"), _kinesis),
+    "firehose": ServiceSpec(
+        ("deliveryStreamName",), _firehose, frozenset({"firehose:deliverystream"}), resources=False
+    ),
+    "athena": ServiceSpec(
+        ("workGroup", "name", "catalogName", "resourceARN"),
+        _athena,
+        frozenset({"athena:workgroup", "athena:datacatalog"}),
+        resources=False,
+    ),
+    "eks": ServiceSpec(
+        ("clusterName", "name", "principalArn", "resourceArn", *_EKS_PARTS),
+        _eks,
+        frozenset(
+            {"eks:cluster", "eks:access-entry", "eks:podidentityassociation"}
+            | {f"eks:{kind}" for kind, _ in _EKS_PARTS.values()}
+        ),
+        resources=False,
+    ),
+    "codebuild": ServiceSpec(
+        (
+            "projectName",
+            "name",
+            "names",
+            "ids",
+            "id",
+            "projectArn",
+            "resourceArn",
+            "reportGroupArn",
+            "reportGroupArns",
+            "reportArn",
+            "reportArns",
+            "arn",
+        ),
+        _codebuild,
+        frozenset({"codebuild:project"}),
+        resources=False,
+    ),
 }

@@ -460,3 +460,72 @@ def test_a_call_naming_none_of_the_optional_types_it_could_name_is_not_a_fallbac
         call("rds", "DescribeDBInstances", {"dBInstanceIdentifier": "orders"}), ("rds:DescribeDBInstances",)
     )
     assert (named.resource, named.kind) == (f"{RDS}:db:orders", "resource")
+
+
+def _arns(source: str, name: str, fields: dict[str, str]) -> dict[str, set[str]]:
+    return resources_of(call(source, name, fields))
+
+
+def test_stream_calls_are_scoped_to_their_stream() -> None:
+    stream = f"arn:aws:kinesis:{REGION}:{ACCOUNT}:stream/clicks"
+    assert _arns("kinesis", "PutRecords", {"streamName": "clicks"}) == {"kinesis:PutRecords": {stream}}
+    consumer = f"{stream}/consumer/app:1690000000"
+    assert _arns("kinesis", "SubscribeToShard", {"consumerARN": consumer}) == {
+        "kinesis:SubscribeToShard": {consumer}
+    }
+    # GetRecords names only a shard iterator: the stream comes from resources[], or the call falls back.
+    c = call(
+        "kinesis",
+        "GetRecords",
+        {"shardIterator": "AAAA"},
+        resources=((stream, "AWS::Kinesis::Stream", None),),
+    )
+    assert {g.resource for g in grants_for(c, ("kinesis:GetRecords",))} == {stream}
+    firehose = f"arn:aws:firehose:{REGION}:{ACCOUNT}:deliverystream/to-s3"
+    assert _arns("firehose", "PutRecordBatch", {"deliveryStreamName": "to-s3"}) == {
+        "firehose:PutRecordBatch": {firehose}
+    }
+
+
+def test_athena_queries_are_scoped_to_their_workgroup() -> None:
+    athena = f"arn:aws:athena:{REGION}:{ACCOUNT}"
+    assert _arns("athena", "StartQueryExecution", {"workGroup": "analysts"}) == {
+        "athena:StartQueryExecution": {f"{athena}:workgroup/analysts"}
+    }
+    # An execution id does not say its workgroup: any workgroup of the account and region.
+    assert _arns("athena", "GetQueryResults", {"queryExecutionId": "q1"}) == {
+        "athena:GetQueryResults": {f"{athena}:workgroup/*"}
+    }
+    assert _arns("athena", "GetDatabase", {"catalogName": "AwsDataCatalog", "databaseName": "db"}) == {
+        "athena:GetDatabase": {f"{athena}:datacatalog/AwsDataCatalog"}
+    }
+
+
+def test_eks_calls_are_scoped_to_the_cluster_and_its_named_parts() -> None:
+    eks = f"arn:aws:eks:{REGION}:{ACCOUNT}"
+    assert _arns("eks", "DescribeCluster", {"name": "prod"}) == {
+        "eks:DescribeCluster": {f"{eks}:cluster/prod"}
+    }
+    assert _arns("eks", "DescribeNodegroup", {"clusterName": "prod", "nodegroupName": "ng1"}) == {
+        "eks:DescribeNodegroup": {f"{eks}:nodegroup/prod/ng1/*"}
+    }
+    # Optional kinds the call did not name (pod identity associations of CreateAddon) are not granted.
+    assert _arns("eks", "CreateAddon", {"clusterName": "prod", "addonName": "vpc-cni"}) == {
+        "eks:CreateAddon": {f"{eks}:cluster/prod"}
+    }
+    entry = {"clusterName": "prod", "principalArn": f"arn:aws:iam::{ACCOUNT}:role/dev"}
+    assert _arns(
+        "eks", "AssociateAccessPolicy", entry | {"policyArn": "arn:aws:eks::aws:cluster-access-policy/View"}
+    ) == {"eks:AssociateAccessPolicy": {f"{eks}:access-entry/prod/*/*/*/*"}}
+
+
+def test_codebuild_build_calls_are_authorised_on_the_build_s_project() -> None:
+    project = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:project"
+    assert _arns("codebuild", "BatchGetBuilds", {"ids": '["api:1111-2222", "web:3333"]'}) == {
+        "codebuild:BatchGetBuilds": {f"{project}/api", f"{project}/web"}
+    }
+    build = f"arn:aws:codebuild:{REGION}:{ACCOUNT}:build/api:1111"
+    assert _arns("codebuild", "StopBuild", {"id": build}) == {"codebuild:StopBuild": {f"{project}/api"}}
+    assert _arns("codebuild", "CreateProject", {"name": "api"}) == {
+        "codebuild:CreateProject": {f"{project}/api"}
+    }
