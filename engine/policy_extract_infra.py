@@ -9,6 +9,7 @@ and the prefix says the resource type.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from trailsmith.policy_arns import arn_format, literal, variables
@@ -264,10 +265,81 @@ def _states(call: Call) -> Iterator[Ref]:
         yield ref(call, "states", "statemachine", StateMachineName=name)
 
 
+#: What ``name`` names, by the noun of the call (``GetTable`` -> ``Table``), for the Glue calls that name their
+#: resource ``name``; the others name it ``jobName``, ``crawlerName``, ``databaseName`` ...
+_GLUE_NAMED = {
+    "Database": "database",
+    "Table": "table",
+    "Crawler": "crawler",
+    "Job": "job",
+    "Trigger": "trigger",
+    "Workflow": "workflow",
+    "WorkflowRun": "workflow",
+    "WorkflowRunProperties": "workflow",
+    "Connection": "connection",
+}
+_GLUE_LISTS = {"jobNames": "job", "crawlerNames": "crawler", "triggerNames": "trigger"}
+_GLUE_VARIABLES = {
+    "job": "JobName",
+    "crawler": "CrawlerName",
+    "trigger": "TriggerName",
+    "workflow": "WorkflowName",
+    "connection": "ConnectionName",
+}
+_VERB = re.compile(r"^(?:Batch)?[A-Z][a-z]+")
+
+
 def _glue(call: Call) -> Iterator[Ref]:
-    job = call.get("jobName") or (call.get("name") if call.name == "CreateJob" else None)
-    if job is not None:
-        yield ref(call, "glue", "job", JobName=job)
+    noun = _VERB.sub("", call.name)
+    kind = _GLUE_NAMED.get(noun)
+    named = call.get("name") if kind is not None else None
+    names: dict[str, list[str]] = {k: [] for k in _GLUE_VARIABLES}
+    if kind in names and named is not None:
+        names[kind].append(named)
+    for path, listed in (("jobName", "job"), ("crawlerName", "crawler"), ("connectionName", "connection")):
+        names[listed] += call.values(path)
+    for path, listed in _GLUE_LISTS.items():
+        names[listed] += call.values(path)
+    names["connection"] += call.values("connectionInput.name")
+    for listed, values in names.items():
+        for value in dict.fromkeys(values):
+            yield ref(call, "glue", listed, **{_GLUE_VARIABLES[listed]: value})
+    yield from _glue_catalog(call, kind, named)
+    value = call.get("resourceArn")
+    if value is not None and is_arn(value):
+        yield arn_ref(value)
+
+
+def _glue_catalog(call: Call, kind: str | None, named: str | None) -> Iterator[Ref]:
+    """The Data Catalog's resources: the catalog itself, whose account is ``catalogId`` when the call names
+    another account's catalog, a database and a table in it. A call on a database's tables without naming
+    one (``GetTables``) acts on all of them."""
+    catalog = call.get("catalogId")
+    account = catalog if catalog is not None and catalog.isdigit() else None
+    owner = account or call.account
+    yield ref(call, "glue", "rootcatalog", account=account)
+    database = (
+        (named if kind == "database" else None) or call.get("databaseName") or call.get("databaseInput.name")
+    )
+    table = call.get("tableName") or (named if kind == "table" else None) or call.get("tableInput.name")
+    function = call.get("functionName")
+    if database is None:
+        if account is not None and account != call.account:
+            for listed in ("database", "table", "userdefinedfunction"):
+                yield pattern_ref(call, "glue", listed, Account=literal(owner))
+        return
+    yield ref(call, "glue", "database", account=account, DatabaseName=database)
+    if table is not None:
+        yield ref(call, "glue", "table", account=account, DatabaseName=database, TableName=table)
+    else:
+        yield pattern_ref(call, "glue", "table", Account=literal(owner), DatabaseName=literal(database))
+    if function is not None:
+        variables = {"DatabaseName": database, "UserDefinedFunctionName": function}
+        yield ref(call, "glue", "userdefinedfunction", account=account, **variables)
+    else:
+        yield pattern_ref(
+            call, "glue", "userdefinedfunction", Account=literal(owner), DatabaseName=literal(database)
+        )
 
 
 def _events(call: Call) -> Iterator[Ref]:
@@ -318,7 +390,29 @@ SPECS: dict[str, ServiceSpec] = {
     "sts": ServiceSpec(("roleArn", "name"), _sts, frozenset({"sts:federated-user", "sts:role"})),
     "ecr": ServiceSpec(("repositoryName", "registryId"), _ecr, frozenset({"ecr:repository"})),
     "states": ServiceSpec(("stateMachineArn", "executionArn", "name"), _states, frozenset(), resources=False),
-    "glue": ServiceSpec(("jobName", "name"), _glue, frozenset(), resources=False),
+    "glue": ServiceSpec(
+        (
+            "name",
+            "jobName",
+            "crawlerName",
+            "connectionName",
+            *_GLUE_LISTS,
+            "connectionInput.name",
+            "catalogId",
+            "databaseName",
+            "databaseInput.name",
+            "tableName",
+            "tableInput.name",
+            "functionName",
+            "resourceArn",
+        ),
+        _glue,
+        frozenset(
+            f"glue:{kind}"
+            for kind in (*_GLUE_VARIABLES, "rootcatalog", "database", "table", "userdefinedfunction")
+        ),
+        resources=False,
+    ),
     "events": ServiceSpec(("rule", "name", "eventBusName"), _events, frozenset(), resources=False),
     "cloudtrail": ServiceSpec(("name", "trailName"), _cloudtrail, frozenset(), resources=False),
 }

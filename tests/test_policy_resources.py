@@ -529,3 +529,44 @@ def test_codebuild_build_calls_are_authorised_on_the_build_s_project() -> None:
     assert _arns("codebuild", "CreateProject", {"name": "api"}) == {
         "codebuild:CreateProject": {f"{project}/api"}
     }
+
+
+def test_glue_catalog_calls_need_the_catalog_the_database_and_the_table() -> None:
+    glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    assert _arns("glue", "GetTable", {"databaseName": "sales", "name": "orders"}) == {
+        "glue:GetTable": {f"{glue}:catalog", f"{glue}:database/sales", f"{glue}:table/sales/orders"}
+    }
+    # A call on all tables of a database: the database's tables, not every table.
+    assert _arns("glue", "GetTables", {"databaseName": "sales"}) == {
+        "glue:GetTables": {f"{glue}:catalog", f"{glue}:database/sales", f"{glue}:table/sales/*"}
+    }
+    assert _arns("glue", "CreateTable", {"databaseName": "sales", "tableInput.name": "new"}) == {
+        "glue:CreateTable": {f"{glue}:catalog", f"{glue}:database/sales", f"{glue}:table/sales/new"}
+    }
+
+
+def test_glue_calls_on_another_account_s_catalog_are_scoped_to_that_account() -> None:
+    other = f"arn:aws:glue:{REGION}:444455556666"
+    fields = {"catalogId": "444455556666", "databaseName": "sales", "tableName": "orders"}
+    assert _arns("glue", "GetPartitions", fields) == {
+        "glue:GetPartitions": {f"{other}:catalog", f"{other}:database/sales", f"{other}:table/sales/orders"}
+    }
+    assert _arns("glue", "GetDatabases", {"catalogId": "444455556666"}) == {
+        "glue:GetDatabases": {f"{other}:catalog", f"{other}:database/*"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "fields", "resource"),
+    [
+        ("StartCrawler", {"name": "c1"}, "crawler/c1"),
+        ("StartTrigger", {"name": "t1"}, "trigger/t1"),
+        ("GetWorkflowRun", {"name": "wf", "runId": "r1"}, "workflow/wf"),
+        ("CreateJob", {"name": "etl", "role": "etl-role"}, "job/etl"),
+        ("GetJobRun", {"jobName": "etl", "runId": "r1"}, "job/etl"),
+    ],
+)
+def test_glue_calls_naming_their_resource_name(name: str, fields: dict[str, str], resource: str) -> None:
+    action = f"glue:{name}"
+    got = _arns("glue", name, fields)
+    assert got[action] == {f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}"}
