@@ -139,9 +139,10 @@ class ServiceSpec:
     only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: whether the SQL collects EC2 ids from this service's requests
     ec2_ids: bool = False
-    #: resource types (``prefix:type``) of which a call names one, though the reference marks each as
-    #: required (Bedrock's kinds of model): once one is named, the others are not needed
-    alternatives: frozenset[str] = frozenset()
+    #: groups of resource types (``prefix:type``) of which a call names one, though the reference marks
+    #: each as required (Bedrock's kinds of model, a listener of each kind of load balancer): once one of a
+    #: group is named, the others are not needed
+    alternatives: tuple[frozenset[str], ...] = ()
 
 
 def loads(text: str) -> Any:

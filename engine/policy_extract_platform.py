@@ -1,4 +1,5 @@
-"""Resource extractors for RDS, Route 53 Resolver, Bedrock, Kinesis, Firehose, Athena, EKS and CodeBuild.
+"""Resource extractors for RDS, Route 53 and its Resolver, Bedrock, Kinesis, Firehose, Athena, EKS,
+CodeBuild, Auto Scaling and Elastic Load Balancing.
 
 Field names are the request members of botocore's service models with a lower-case first letter, as
 CloudTrail records them (``dBInstanceIdentifier``, ``resolverQueryLogConfigId``, ``modelId``); the ARN
@@ -299,6 +300,89 @@ def _codebuild(call: Call) -> Iterator[Ref]:
                 yield arn_ref(value)
 
 
+# Route 53 ------------------------------------------------------------------------------------------------
+
+#: What ``id`` names, by the noun of the call (``GetHostedZone`` -> ``HostedZone``). Route 53's ids may be
+#: written with their kind as a path prefix (``/hostedzone/Z123``, ``/change/C456``), as its responses do.
+_ROUTE53_IDS = {
+    "HostedZone": "hostedzone",
+    "HostedZoneComment": "hostedzone",
+    "Change": "change",
+    "ReusableDelegationSet": "delegationset",
+    "TrafficPolicy": "trafficpolicy",
+    "TrafficPolicyVersion": "trafficpolicy",
+    "TrafficPolicyVersions": "trafficpolicy",
+    "TrafficPolicyComment": "trafficpolicy",
+    "TrafficPolicyInstance": "trafficpolicyinstance",
+    "QueryLoggingConfig": "queryloggingconfig",
+    "CidrCollection": "cidrcollection",
+}
+_ROUTE53_FIELDS = {
+    "hostedZoneId": "hostedzone",
+    "healthCheckId": "healthcheck",
+    "delegationSetId": "delegationset",
+}
+_NOUN = re.compile(r"^[A-Z][a-z]+")
+
+
+def _route53(call: Call) -> Iterator[Ref]:
+    found = [(kind, call.get(path)) for path, kind in _ROUTE53_FIELDS.items()]
+    kind = _ROUTE53_IDS.get(_NOUN.sub("", call.name))
+    if kind is not None:
+        found.append((kind, call.get("id")))
+    for kind, value in found:
+        if value is not None:
+            ident = value.rsplit("/", 1)[-1]
+            yield ref(call, "route53", kind, account="", region="", Id=ident)
+
+
+# Auto Scaling --------------------------------------------------------------------------------------------
+
+
+def _autoscaling(call: Call) -> Iterator[Ref]:
+    # Both ARNs hold an id the service assigns before the name: the grant is the name under any id.
+    for name in call.values("autoScalingGroupName") + call.values("autoScalingGroupNames"):
+        yield pattern_ref(call, "autoscaling", "autoscalinggroup", GroupFriendlyName=literal(name))
+    for name in call.values("launchConfigurationName") + call.values("launchConfigurationNames"):
+        yield pattern_ref(call, "autoscaling", "launchconfiguration", LaunchConfigurationName=literal(name))
+
+
+# Elastic Load Balancing ----------------------------------------------------------------------------------
+
+_ELB_ARNS = (
+    "loadBalancerArn",
+    "loadBalancerArns",
+    "targetGroupArn",
+    "targetGroupArns",
+    "listenerArn",
+    "listenerArns",
+    "ruleArn",
+    "ruleArns",
+    "resourceArns",
+    "trustStoreArn",
+)
+#: Version 2's CreateLoadBalancer ``type`` -> the kind in the ARN (application is the default).
+_ELB_KINDS = {"application": "app", "network": "net", "gateway": "gwy"}
+
+
+def _elasticloadbalancing(call: Call) -> Iterator[Ref]:
+    for path in _ELB_ARNS:
+        for value in call.values(path):
+            if is_arn(value):
+                yield arn_ref(value)
+    # Classic load balancers are named; they are version 1's only resource.
+    for name in call.values("loadBalancerName") + call.values("loadBalancerNames"):
+        yield ref(call, "elasticloadbalancing", "loadbalancer", LoadBalancerName=name)
+    name = call.get("name")
+    if name is not None and call.name == "CreateTargetGroup":
+        yield pattern_ref(call, "elasticloadbalancing", "targetgroup", TargetGroupName=literal(name))
+    if name is not None and call.name == "CreateLoadBalancer":
+        kind = _ELB_KINDS.get(call.get("type") or "application", "app")
+        yield pattern_ref(
+            call, "elasticloadbalancing", f"loadbalancer/{kind}/", LoadBalancerName=literal(name)
+        )
+
+
 SPECS: dict[str, ServiceSpec] = {
     "rds": ServiceSpec(
         tuple(_RDS_FIELDS) + _RDS_ARN_FIELDS,
@@ -312,7 +396,9 @@ SPECS: dict[str, ServiceSpec] = {
         frozenset(f"route53resolver:{kind}" for kind in _RESOLVER_FIELDS.values()),
         resources=False,
     ),
-    "bedrock": ServiceSpec(("modelId", "modelIdentifier"), _bedrock, frozenset(), alternatives=_MODEL_TYPES),
+    "bedrock": ServiceSpec(
+        ("modelId", "modelIdentifier"), _bedrock, frozenset(), alternatives=(_MODEL_TYPES,)
+    ),
     "kinesis": ServiceSpec(("streamName", "streamARN", "consumerARN", "resourceARN"), _kinesis),
     "firehose": ServiceSpec(
         ("deliveryStreamName",), _firehose, frozenset({"firehose:deliverystream"}), resources=False
@@ -331,6 +417,36 @@ SPECS: dict[str, ServiceSpec] = {
             | {f"eks:{kind}" for kind, _ in _EKS_PARTS.values()}
         ),
         resources=False,
+    ),
+    "route53": ServiceSpec(
+        (*_ROUTE53_FIELDS, "id"),
+        _route53,
+        frozenset(f"route53:{kind}" for kind in {*_ROUTE53_FIELDS.values(), *_ROUTE53_IDS.values()}),
+        resources=False,
+    ),
+    "autoscaling": ServiceSpec(
+        (
+            "autoScalingGroupName",
+            "autoScalingGroupNames",
+            "launchConfigurationName",
+            "launchConfigurationNames",
+        ),
+        _autoscaling,
+        frozenset({"autoscaling:autoScalingGroup", "autoscaling:launchConfiguration"}),
+        resources=False,
+    ),
+    "elasticloadbalancing": ServiceSpec(
+        (*_ELB_ARNS, "loadBalancerName", "loadBalancerNames", "name", "type"),
+        _elasticloadbalancing,
+        resources=False,
+        alternatives=tuple(
+            frozenset(f"elasticloadbalancing:{family}{kind}" for kind in kinds)
+            for family, kinds in (
+                ("listener/", ("app", "gwy", "net")),
+                ("listener-rule/", ("app", "net")),
+                ("loadbalancer/", ("app/", "gwy/", "net/")),
+            )
+        ),
     ),
     "codebuild": ServiceSpec(
         (

@@ -10,14 +10,15 @@ candidate applies to an action when it was built for one of the action's formats
   created one (``RunInstances`` makes an instance and its network interface) or acted on all of them
   (``DescribeAlarms`` without names), so the type's ARN in the call's account and region with ``*`` for
   the rest: bounded, and said so;
-- a required type that is one of several alternatives (Bedrock's kinds of model), when the call named
-  another of them: not needed;
+- a required type that is one of several alternatives (Bedrock's kinds of model, the listener of each
+  kind of load balancer), when the call named another of them: not needed;
 - a required type the call may have named in a way we cannot read: ``"*"`` for that action alone, with
   the reason, because a policy narrower than what was used breaks the workload that used it.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -74,10 +75,10 @@ def covered(call: Call, action: str, resource_type: ResourceType) -> bool:
     spec = specs().get(call.source)
     if spec is None:
         return False
-    key = f"{action.split(':', 1)[0]}:{resource_type.name}"
+    key = f"{action.split(':', 1)[0]}:{resource_type.name}".lower()
     if call.source == "ec2" and f"ec2:{resource_type.name}" in _EC2_COVERS:
         return True
-    return key in spec.covers
+    return key in _lowered(spec.covers)
 
 
 def grants_for(call: Call, actions: Iterable[str], refs: list[Ref] | None = None) -> list[Grant]:
@@ -120,10 +121,10 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
             kind = "pattern" if "*" in found.arn.replace("${*}", "") else "resource"
             out.append(Grant(action, found.arn, kind, resource_type.arn, found.note))
     creates = set(CREATES.get(action, ()))
-    alternatives = _alternatives(call, action, types)
+    waived = _waived(call, action, types, matched)
     unknown: list[str] = []
     for resource_type in types:
-        if resource_type.name in matched or (resource_type.name in alternatives and matched & alternatives):
+        if resource_type.name in matched or resource_type.name in waived:
             continue
         if resource_type.name in creates:
             out.append(
@@ -153,7 +154,9 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
             # Every type is optional and the call named none (DescribeDBInstances without an identifier):
             # the request concerns no particular resource, which IAM authorises on "*".
             names = ", ".join(sorted(t.name for t in types))
-            return [Grant(action, "*", "any", note=f"{action}: the call named no {names}, which it does not need")]
+            return [
+                Grant(action, "*", "any", note=f"{action}: the call named no {names}, which it does not need")
+            ]
         unknown = [t.name for t in types]
     if unknown:
         reason = (
@@ -164,13 +167,25 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
     return out
 
 
-def _alternatives(call: Call, action: str, types: tuple[ResourceType, ...]) -> set[str]:
-    """The action's resource types of which the call names one (see ``ServiceSpec.alternatives``)."""
+def _waived(call: Call, action: str, types: tuple[ResourceType, ...], matched: set[str]) -> set[str]:
+    """The action's resource types that are alternatives of a type the call named (see
+    ``ServiceSpec.alternatives``): not needed."""
     spec = specs().get(call.source)
-    if spec is None or not spec.alternatives:
+    if spec is None or not matched:
         return set()
     prefix = action.split(":", 1)[0]
-    return {t.name for t in types if f"{prefix}:{t.name}" in spec.alternatives}
+    waived: set[str] = set()
+    for group in spec.alternatives:
+        members = {t.name for t in types if f"{prefix}:{t.name}".lower() in _lowered(group)}
+        if members & matched:
+            waived |= members
+    return waived
+
+
+@functools.cache
+def _lowered(names: frozenset[str]) -> frozenset[str]:
+    """``prefix:type`` names in lower case: the reference spells some types in camel case."""
+    return frozenset(name.lower() for name in names)
 
 
 def _scoped(call: Call, action: str, resource_type: ResourceType, kind: Kind, note: str) -> Grant:

@@ -570,3 +570,44 @@ def test_glue_calls_naming_their_resource_name(name: str, fields: dict[str, str]
     action = f"glue:{name}"
     got = _arns("glue", name, fields)
     assert got[action] == {f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}"}
+
+
+def test_route53_ids_are_read_with_or_without_their_kind_prefix() -> None:
+    zone = "arn:aws:route53:::hostedzone/Z0123456789ABC"
+    for written in ("/hostedzone/Z0123456789ABC", "Z0123456789ABC"):
+        assert _arns("route53", "ChangeResourceRecordSets", {"hostedZoneId": written}) == {
+            "route53:ChangeResourceRecordSets": {zone}
+        }
+    assert _arns("route53", "GetHostedZone", {"id": "Z0123456789ABC"}) == {"route53:GetHostedZone": {zone}}
+    assert _arns("route53", "GetChange", {"id": "/change/C2682N5HXP0BZ4"}) == {
+        "route53:GetChange": {"arn:aws:route53:::change/C2682N5HXP0BZ4"}
+    }
+
+
+def test_auto_scaling_groups_are_named_under_any_group_id() -> None:
+    assert _arns(
+        "autoscaling", "SetDesiredCapacity", {"autoScalingGroupName": "web", "desiredCapacity": "3"}
+    ) == {
+        "autoscaling:SetDesiredCapacity": {
+            f"arn:aws:autoscaling:{REGION}:{ACCOUNT}:autoScalingGroup:*:autoScalingGroupName/web"
+        }
+    }
+
+
+def test_load_balancer_calls_take_the_arns_they_name_whatever_the_kind() -> None:
+    elb = f"arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}"
+    listener = f"{elb}:listener/net/edge/50dc6c495c0c9188/f2f7dc8efc522ab2"
+    # The reference lists a listener of each kind as required: the one named is enough.
+    assert _arns("elasticloadbalancing", "ModifyListener", {"listenerArn": listener}) == {
+        "elasticloadbalancing:ModifyListener": {listener}
+    }
+    group = f"{elb}:targetgroup/web/73e2d6bc24d8a067"
+    assert _arns("elasticloadbalancing", "RegisterTargets", {"targetGroupArn": group}) == {
+        "elasticloadbalancing:RegisterTargets": {group}
+    }
+    assert _arns("elasticloadbalancing", "CreateTargetGroup", {"name": "api"}) == {
+        "elasticloadbalancing:CreateTargetGroup": {f"{elb}:targetgroup/api/*"}
+    }
+    assert _arns(
+        "elasticloadbalancing", "RegisterInstancesWithLoadBalancer", {"loadBalancerName": "classic"}
+    ) == {"elasticloadbalancing:RegisterInstancesWithLoadBalancer": {f"{elb}:loadbalancer/classic"}}
