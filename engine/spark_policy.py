@@ -73,7 +73,7 @@ class SparkUsage(UsageSource):
         return {key: tuple(roles) for key, roles in out.items()}
 
     def aggregate(self, filters: Filters) -> pa.Table:
-        sql, params = usage_sql(filters)
+        sql, params = usage_sql(filters, packed=False)
         try:
             return run(self.spark, to_spark(sql), params)
         except QueryError as exc:

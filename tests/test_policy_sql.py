@@ -26,7 +26,7 @@ FULL = Filters(
 
 
 def test_sql_follows_the_portable_subset_and_binds_every_value() -> None:
-    sql, params = usage_sql(FULL)
+    sql, params = usage_sql(FULL, packed=False)  # the form Spark runs
     assert not re.search(
         r"SELECT\s+\*|\blen\(|list\(.*ORDER BY|->|\blambda\s+\w+\s*:|time_bucket|epoch_ms", sql, re.I
     )
@@ -98,3 +98,31 @@ def test_aggregation_agrees_with_a_python_recount(sample: Path) -> None:
     for row in table.to_pylist():
         got[(row["principalArn"], row["eventSource"], row["eventName"], row["outcome"])] += row["events"]
     assert got == expected
+
+
+def test_packed_and_slotted_fields_give_the_same_calls(sample: Path) -> None:
+    """DuckDB's form (one list of every field of the service) and Spark's (one column per slot, only the
+    calls that carry a field) give the same request fields to the same events, so the same policies."""
+    from trailsmith.policy_extract import request_paths
+    from trailsmith.policy_usage import layout
+    from trailsmith.actions import event_host
+
+    connection = trailsmith.connect(sample)
+    forms: list[Counter[tuple[object, ...]]] = []
+    try:
+        for packed in (True, False):
+            sql, params = usage_sql(Filters(), packed=packed)
+            calls: Counter[tuple[object, ...]] = Counter()
+            for r in connection.sql(sql, params=params).to_arrow_table().to_pylist():
+                fields = tuple(sorted(layout().fields(event_host(r["eventSource"]), r).items()))
+                calls[(r["principalArn"], r["eventSource"], r["eventName"], r["outcome"], fields)] += r[
+                    "events"
+                ]
+            forms.append(calls)
+    finally:
+        connection.close()
+    packed_calls, slotted_calls = forms
+    assert packed_calls == slotted_calls
+    # The sample's calls do name resources through these fields (the comparison is not of empty sets).
+    assert sum(1 for call in packed_calls if call[4]) > 50
+    assert any(prefixes for host in ("s3", "lambda", "iam") for _, prefixes in request_paths(host))
