@@ -207,6 +207,14 @@ def is_arn(value: str | None) -> bool:
     return bool(value) and value.startswith("arn:")  # type: ignore[union-attr]
 
 
+def arns_in(call: Call, *paths: str) -> Iterator[Ref]:
+    """The ARNs held by request fields (one value or a list each), as AWS wrote them."""
+    for path in paths:
+        for value in call.values(path):
+            if is_arn(value):
+                yield arn_ref(value)
+
+
 def role_refs(call: Call, name: str, account: str | None = None, *, actions: Iterable[str] = ()) -> list[Ref]:
     """A role named without its path: the one role of that name the warehouse knows, else the name under
     any path (``role/name`` and ``role/*/name``), said so in the note."""

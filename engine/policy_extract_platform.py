@@ -17,6 +17,7 @@ from trailsmith.policy_extract import (
     Ref,
     ServiceSpec,
     arn_ref,
+    arns_in,
     from_resources,
     is_arn,
     pattern_ref,
@@ -99,9 +100,7 @@ def _route53resolver(call: Call) -> Iterator[Ref]:
         value = call.get(path)
         if value is not None:
             yield arn_ref(value) if is_arn(value) else ref(call, "route53resolver", kind, ResourceId=value)
-    value = call.get("resourceArn")
-    if value is not None and is_arn(value):
-        yield arn_ref(value)
+    yield from arns_in(call, "resourceArn")
 
 
 # Bedrock -------------------------------------------------------------------------------------------------
@@ -190,10 +189,7 @@ def _kinesis(call: Call) -> Iterator[Ref]:
     name = call.get("streamName")
     if name is not None:
         yield ref(call, "kinesis", "stream", StreamName=name)
-    for path in ("streamARN", "consumerARN", "resourceARN"):
-        value = call.get(path)
-        if value is not None and is_arn(value):
-            yield arn_ref(value)
+    yield from arns_in(call, "streamARN", "consumerARN", "resourceARN")
     # GetRecords names only a shard iterator: its stream is in resources[], when CloudTrail records it.
     yield from from_resources(call)
 
@@ -218,9 +214,7 @@ def _athena(call: Call) -> Iterator[Ref]:
     catalog = call.get("catalogName") or (call.get("name") if call.name in _ATHENA_CATALOG_CALLS else None)
     if catalog is not None:
         yield ref(call, "athena", "datacatalog", DataCatalogName=catalog)
-    value = call.get("resourceARN")
-    if value is not None and is_arn(value):
-        yield arn_ref(value)
+    yield from arns_in(call, "resourceARN")
 
 
 # EKS -----------------------------------------------------------------------------------------------------
@@ -251,9 +245,7 @@ def _eks(call: Call) -> Iterator[Ref]:
             yield pattern_ref(call, "eks", "access-entry", ClusterName=literal(cluster))
         if "PodIdentityAssociation" in call.name:  # named by an id the service assigns
             yield pattern_ref(call, "eks", "podidentityassociation", ClusterName=literal(cluster))
-    value = call.get("resourceArn")
-    if value is not None and is_arn(value):
-        yield arn_ref(value)
+    yield from arns_in(call, "resourceArn")
 
 
 # CodeBuild -----------------------------------------------------------------------------------------------
@@ -267,6 +259,15 @@ def _build_project(ident: str) -> str:
 
 
 _CODEBUILD_PROJECT_CALLS = frozenset({"CreateProject", "UpdateProject", "DeleteProject"})
+_CODEBUILD_ARNS = (
+    "projectArn",
+    "resourceArn",
+    "reportGroupArn",
+    "reportGroupArns",
+    "reportArn",
+    "reportArns",
+    "arn",
+)
 
 
 def _codebuild(call: Call) -> Iterator[Ref]:
@@ -286,18 +287,7 @@ def _codebuild(call: Call) -> Iterator[Ref]:
     group = call.get("name") if call.name == "CreateReportGroup" else None
     if group is not None:
         yield ref(call, "codebuild", "report-group", ReportGroupName=group)
-    for path in (
-        "projectArn",
-        "resourceArn",
-        "reportGroupArn",
-        "reportGroupArns",
-        "reportArn",
-        "reportArns",
-        "arn",
-    ):
-        for value in call.values(path):
-            if is_arn(value):
-                yield arn_ref(value)
+    yield from arns_in(call, *_CODEBUILD_ARNS)
 
 
 # Route 53 ------------------------------------------------------------------------------------------------
@@ -366,10 +356,7 @@ _ELB_KINDS = {"application": "app", "network": "net", "gateway": "gwy"}
 
 
 def _elasticloadbalancing(call: Call) -> Iterator[Ref]:
-    for path in _ELB_ARNS:
-        for value in call.values(path):
-            if is_arn(value):
-                yield arn_ref(value)
+    yield from arns_in(call, *_ELB_ARNS)
     # Classic load balancers are named; they are version 1's only resource.
     for name in call.values("loadBalancerName") + call.values("loadBalancerNames"):
         yield ref(call, "elasticloadbalancing", "loadbalancer", LoadBalancerName=name)
@@ -449,20 +436,7 @@ SPECS: dict[str, ServiceSpec] = {
         ),
     ),
     "codebuild": ServiceSpec(
-        (
-            "projectName",
-            "name",
-            "names",
-            "ids",
-            "id",
-            "projectArn",
-            "resourceArn",
-            "reportGroupArn",
-            "reportGroupArns",
-            "reportArn",
-            "reportArns",
-            "arn",
-        ),
+        ("projectName", "name", "names", "ids", "id", *_CODEBUILD_ARNS),
         _codebuild,
         frozenset({"codebuild:project"}),
         resources=False,
