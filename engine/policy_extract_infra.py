@@ -265,8 +265,8 @@ def _states(call: Call) -> Iterator[Ref]:
         yield ref(call, "states", "statemachine", StateMachineName=name)
 
 
-#: What ``name`` names, by the noun of the call (``GetTable`` -> ``Table``), for the Glue calls that name their
-#: resource ``name``; the others name it ``jobName``, ``crawlerName``, ``databaseName`` ...
+#: What ``name`` names, by the noun of the call (``GetTable`` -> ``Table``), for the Glue calls that name
+#: their resource ``name``; the others name it ``jobName``, ``crawlerName``, ``databaseName`` ...
 _GLUE_NAMED = {
     "Database": "database",
     "Table": "table",

@@ -8,8 +8,8 @@ of ten million events comes back as some thousands of rows; only those reach Pyt
 
 The SQL stays portable (``sqlglot`` turns it into Spark SQL): ``CASE`` instead of ``IF``, JSON paths as
 literals, no lambdas, no ``SELECT *``, grouping by ordinal, values bound as parameters. DuckDB gets one
-change: the request fields of a row come from one multi-path JSON extraction instead of one per field. Filtering on
-``eventDate`` prunes whole partitions before any file is opened.
+change: the request fields of a row come from one multi-path JSON extraction instead of one per field.
+Filtering on ``eventDate`` prunes whole partitions before any file is opened.
 """
 
 from __future__ import annotations
@@ -104,13 +104,14 @@ class Layout:
     def fields(self, host: str, row: dict[str, object]) -> dict[str, str]:
         """The request fields of a usage row, from its ``fields`` list (packed) or its ``f<i>`` columns."""
         out: dict[str, str] = {}
-        packed = row.get("fields") if "fields" in row else None
+        packed = "fields" in row
+        listed = row.get("fields") or []
         name = str(row.get("eventName") or "")
         for index, (path, prefixes) in enumerate(self.paths.get(host, ())):
             if prefixes and not name.startswith(prefixes):
                 continue  # the packed form reads every field of the host; the calls that carry it decide
-            if "fields" in row:
-                value = packed[index] if isinstance(packed, list) and index < len(packed) else None
+            if packed:
+                value = listed[index] if isinstance(listed, list) and index < len(listed) else None
             else:
                 value = row.get(f"f{index}")
             if value is not None:
