@@ -1,5 +1,5 @@
 """Resource extractors for RDS, Route 53 and its Resolver, Bedrock, Kinesis, Firehose, Athena, EKS,
-CodeBuild, Auto Scaling and Elastic Load Balancing.
+CodeBuild, CodePipeline, Auto Scaling, Elastic Load Balancing, Cognito user pools and SageMaker.
 
 Field names are the request members of botocore's service models with a lower-case first letter, as
 CloudTrail records them (``dBInstanceIdentifier``, ``resolverQueryLogConfigId``, ``modelId``); the ARN
@@ -370,6 +370,66 @@ def _elasticloadbalancing(call: Call) -> Iterator[Ref]:
         )
 
 
+# CodePipeline --------------------------------------------------------------------------------------------
+
+_PIPELINE_CALLS = frozenset({"GetPipeline", "GetPipelineState", "DeletePipeline", "StartPipelineExecution"})
+
+
+def _codepipeline(call: Call) -> Iterator[Ref]:
+    pipeline = call.get("pipelineName") or (call.get("name") if call.name in _PIPELINE_CALLS else None)
+    pipeline = pipeline or call.get("pipeline.name")  # CreatePipeline, UpdatePipeline
+    if pipeline is None:
+        return
+    yield ref(call, "codepipeline", "pipeline", PipelineName=pipeline)
+    stage, action = call.get("stageName"), call.get("actionName")
+    if stage is not None:
+        yield ref(call, "codepipeline", "stage", PipelineName=pipeline, StageName=stage)
+        if action is not None:
+            yield ref(
+                call, "codepipeline", "action", PipelineName=pipeline, StageName=stage, ActionName=action
+            )
+
+
+# Cognito user pools --------------------------------------------------------------------------------------
+
+
+def _cognito_idp(call: Call) -> Iterator[Ref]:
+    pool = call.get("userPoolId")
+    if pool is not None:
+        yield ref(call, "cognito-idp", "userpool", UserPoolId=pool)
+    yield from arns_in(call, "resourceArn")
+
+
+# SageMaker -----------------------------------------------------------------------------------------------
+
+#: Request fields naming a SageMaker resource -> (IAM resource type, its format's name variable).
+_SAGEMAKER_FIELDS: dict[str, tuple[str, str]] = {
+    "endpointName": ("endpoint", "EndpointName"),
+    "endpointConfigName": ("endpoint-config", "EndpointConfigName"),
+    "modelName": ("model", "ModelName"),
+    "trainingJobName": ("training-job", "TrainingJobName"),
+    "processingJobName": ("processing-job", "ProcessingJobName"),
+    "transformJobName": ("transform-job", "TransformJobName"),
+    "notebookInstanceName": ("notebook-instance", "NotebookInstanceName"),
+    "pipelineName": ("pipeline", "PipelineName"),
+}
+
+
+def _sagemaker(call: Call) -> Iterator[Ref]:
+    for path, (kind, variable) in _SAGEMAKER_FIELDS.items():
+        value = call.get(path)
+        if value is None:
+            continue
+        if is_arn(value):
+            yield arn_ref(value)
+            continue
+        # SageMaker writes its resources' names in lower case in their ARNs; both spellings are allowed
+        # when they differ, so that neither reading of the request breaks the call.
+        for name in dict.fromkeys((value, value.lower())):
+            yield ref(call, "sagemaker", kind, **{variable: name})
+    yield from arns_in(call, "resourceArn")
+
+
 SPECS: dict[str, ServiceSpec] = {
     "rds": ServiceSpec(
         tuple(_RDS_FIELDS) + _RDS_ARN_FIELDS,
@@ -434,6 +494,21 @@ SPECS: dict[str, ServiceSpec] = {
                 ("loadbalancer/", ("app/", "gwy/", "net/")),
             )
         ),
+    ),
+    "codepipeline": ServiceSpec(
+        ("pipelineName", "name", "pipeline.name", "stageName", "actionName"),
+        _codepipeline,
+        frozenset({"codepipeline:pipeline"}),
+        resources=False,
+    ),
+    "cognito-idp": ServiceSpec(
+        ("userPoolId", "resourceArn"), _cognito_idp, frozenset({"cognito-idp:userpool"}), resources=False
+    ),
+    "sagemaker": ServiceSpec(
+        (*_SAGEMAKER_FIELDS, "resourceArn"),
+        _sagemaker,
+        frozenset(f"sagemaker:{kind}" for kind, _ in _SAGEMAKER_FIELDS.values()),
+        resources=False,
     ),
     "codebuild": ServiceSpec(
         ("projectName", "name", "names", "ids", "id", *_CODEBUILD_ARNS),

@@ -611,3 +611,33 @@ def test_load_balancer_calls_take_the_arns_they_name_whatever_the_kind() -> None
     assert _arns(
         "elasticloadbalancing", "RegisterInstancesWithLoadBalancer", {"loadBalancerName": "classic"}
     ) == {"elasticloadbalancing:RegisterInstancesWithLoadBalancer": {f"{elb}:loadbalancer/classic"}}
+
+
+def test_codepipeline_calls_are_scoped_to_the_pipeline_stage_or_action_they_name() -> None:
+    pipeline = f"arn:aws:codepipeline:{REGION}:{ACCOUNT}:deploy"
+    assert _arns("codepipeline", "StartPipelineExecution", {"name": "deploy"}) == {
+        "codepipeline:StartPipelineExecution": {pipeline}
+    }
+    approval = {"pipelineName": "deploy", "stageName": "Prod", "actionName": "Approve"}
+    assert _arns("codepipeline", "PutApprovalResult", approval) == {
+        "codepipeline:PutApprovalResult": {f"{pipeline}/Prod/Approve"}
+    }
+
+
+def test_cognito_user_pool_calls_are_scoped_to_the_pool() -> None:
+    assert _arns("cognito-idp", "AdminGetUser", {"userPoolId": "eu-west-1_AbCdEf123", "username": "u"}) == {
+        "cognito-idp:AdminGetUser": {f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/eu-west-1_AbCdEf123"}
+    }
+
+
+def test_sagemaker_names_are_allowed_as_given_and_in_lower_case() -> None:
+    endpoint = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint"
+    assert _arns("sagemaker", "InvokeEndpoint", {"endpointName": "Churn-Prod"}) == {
+        "sagemaker:InvokeEndpoint": {f"{endpoint}/Churn-Prod", f"{endpoint}/churn-prod"}
+    }
+    assert _arns("sagemaker", "CreateEndpoint", {"endpointName": "e1", "endpointConfigName": "c1"}) == {
+        "sagemaker:CreateEndpoint": {
+            f"{endpoint}/e1",
+            f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:endpoint-config/c1",
+        }
+    }
