@@ -468,5 +468,27 @@ def test_credentials_without_permissions(
             received = [r.getMessage() for r in caplog.records if r.name == "moto.iam.access_control"]
             warnings.warn(f"moto rejected the signature of {uri}: client {signed} | server {received}")
         ((_, fetched),) = Fetcher().fetch_many([entry])  # one object's denial comes back in place
-    _one_line(caught.value, uri, "access denied (s3:ListBucket). The credentials in use need s3:ListBucket")
     _one_line(fetched, entry.uri, "access denied (s3:GetObject)", "kms:Decrypt")
+    if "does not match" in str(caught.value):
+        # Both listings misjudged: the server cannot show the listing's denial in this run. The message
+        # itself is checked without a server in test_access_denied_names_the_permission_needed.
+        pytest.skip(f"moto rejected the valid signature of every listing (getmoto/moto#5948): {caught.value}")
+    _one_line(caught.value, uri, "access denied (s3:ListBucket). The credentials in use need s3:ListBucket")
+
+
+@pytest.mark.parametrize(
+    ("action", "hint"),
+    [
+        ("s3:ListBucket", "The credentials in use need s3:ListBucket on bucket b"),
+        ("s3:GetObject", "The credentials in use need s3:GetObject on bucket b, and kms:Decrypt on the key"),
+    ],
+)
+def test_access_denied_names_the_permission_needed(action: str, hint: str) -> None:
+    from botocore.exceptions import ClientError
+
+    from trailsmith.s3 import _explain
+
+    denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
+    problem, whole_source = _explain(denied, "s3://b/p/", bucket="b", action=action, endpoint="https://s3")
+    _one_line(problem, "s3://b/p/", f"access denied ({action})", hint)
+    assert not whole_source  # one object's (or one prefix's) denial: the others go on
