@@ -135,7 +135,7 @@ class ServiceSpec:
     extract: Extractor
     covers: frozenset[str] = frozenset()
     resources: bool | frozenset[str] = True
-    #: fields only some calls carry: path -> event name prefixes (the SQL skips parsing the others)
+    #: fields only some calls carry: path -> event name prefixes (other calls' values are ignored)
     only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: whether the SQL collects EC2 ids from this service's requests
     ec2_ids: bool = False

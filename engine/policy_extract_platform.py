@@ -9,7 +9,7 @@ shapes come from the IAM reference data. The facts that need a comment are comme
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from trailsmith.policy_arns import arn_format, literal
 from trailsmith.policy_extract import (
@@ -58,21 +58,29 @@ _RDS_ARN_FIELDS = ("resourceName", "replicationSourceIdentifier")
 
 
 def _rds(call: Call) -> Iterator[Ref]:
-    for path, (kind, variable) in _RDS_FIELDS.items():
-        value = call.get(path)
-        if value is None:
-            continue
-        if is_arn(value):
-            yield _rds_arn(value)
-            continue
-        # RDS stores most identifiers in lower case whatever case the request used, and IAM compares ARNs
-        # case-sensitively: both spellings are allowed when they differ, so neither rule can break the call.
-        for name in dict.fromkeys((value, value.lower())):
-            yield ref(call, "rds", kind, **{variable: name})
+    # RDS stores most identifiers in lower case whatever case the request used.
+    yield from _lower_cased_names(call, "rds", _RDS_FIELDS, _rds_arn)
     for path in _RDS_ARN_FIELDS:
         value = call.get(path)
         if value is not None and is_arn(value):
             yield _rds_arn(value)
+
+
+def _lower_cased_names(
+    call: Call, prefix: str, fields: dict[str, tuple[str, str]], as_arn: Callable[[str], Ref]
+) -> Iterator[Ref]:
+    """The resources named by ``fields`` (path -> (type, name variable)) of a service that keeps names in
+    lower case in its ARNs. IAM compares ARNs case-sensitively, so both spellings are allowed when they
+    differ: neither reading of the request can break the call. A field holding an ARN stands as written."""
+    for path, (kind, variable) in fields.items():
+        value = call.get(path)
+        if value is None:
+            continue
+        if is_arn(value):
+            yield as_arn(value)
+            continue
+        for name in dict.fromkeys((value, value.lower())):
+            yield ref(call, prefix, kind, **{variable: name})
 
 
 def _rds_arn(value: str) -> Ref:
@@ -416,17 +424,8 @@ _SAGEMAKER_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def _sagemaker(call: Call) -> Iterator[Ref]:
-    for path, (kind, variable) in _SAGEMAKER_FIELDS.items():
-        value = call.get(path)
-        if value is None:
-            continue
-        if is_arn(value):
-            yield arn_ref(value)
-            continue
-        # SageMaker writes its resources' names in lower case in their ARNs; both spellings are allowed
-        # when they differ, so that neither reading of the request breaks the call.
-        for name in dict.fromkeys((value, value.lower())):
-            yield ref(call, "sagemaker", kind, **{variable: name})
+    # SageMaker writes its resources' names in lower case in their ARNs.
+    yield from _lower_cased_names(call, "sagemaker", _SAGEMAKER_FIELDS, arn_ref)
     yield from arns_in(call, "resourceArn")
 
 
