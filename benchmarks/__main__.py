@@ -50,7 +50,7 @@ FULL_ARCHIVE = dict(accounts=10, regions=("us-east-1", "us-west-2", "eu-west-1",
 
 END_TO_END = """
 import json, sys, time
-import trailsmith, trailsmith.policy as policy
+import trailsmith, trailsmith.policy.generator as policy
 if __name__ == "__main__":
     began = time.perf_counter()
     report = trailsmith.ingest([sys.argv[1]], sys.argv[2])

@@ -53,8 +53,8 @@ if __name__ == "__main__":
 
 SPARK_INGEST = """
 import json, sys, time
-from trailsmith.spark_ingest import ingest
-from trailsmith.spark_session import session
+from trailsmith.spark.ingest import ingest
+from trailsmith.spark.session import session
 if __name__ == "__main__":
     began = time.perf_counter()
     spark = session(sys.argv[3])
@@ -70,9 +70,9 @@ import hashlib, json, sys, time
 began = time.perf_counter()
 engine, warehouse, master, queries, saved = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
 from trailsmith import engines
-import trailsmith.policy as policy
+import trailsmith.policy.generator as policy
 if engine == "spark":
-    from trailsmith.spark_session import session
+    from trailsmith.spark.session import session
     session(master)
 startup = time.perf_counter() - began
 

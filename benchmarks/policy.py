@@ -6,7 +6,7 @@ Builds (or reuses) a synthetic archive through ``benchmarks.common.archive`` (th
 usage benchmark, so the two share one archive), ingests it once into ``benchmarks/work/policy/`` (kept for
 the next run), then in fresh processes on a warm page cache times:
 
-- ``all``: ``trailsmith.policy.generate(warehouse)``: every principal, exact resources, split into its
+- ``all``: ``trailsmith.policy.generator.generate(warehouse)``: every principal, exact resources, split into its
   phases (open the warehouse, the SQL aggregation, deriving and rendering the policies);
 - ``generalize``: the same with ``resources="generalize"``;
 - ``one``: a single principal (the busiest), which is what a user piping into ``aws iam create-policy``
@@ -32,16 +32,17 @@ from benchmarks.common import ARCHIVE, WORK, Run, archive, fastest, run_python, 
 MEASURE = """
 import json, sys, time
 began = time.perf_counter()
-import trailsmith.policy as policy
-from trailsmith.db import connect
-from trailsmith.policy_usage import aggregate
+import trailsmith.policy.generator as policy
+from trailsmith.sql.db import connect
+from trailsmith.policy.source import DuckDBUsage
 warehouse, mode, which, since, until = sys.argv[1:6]
 imported = time.perf_counter()
 connection = connect(warehouse)
 opened = time.perf_counter()
 principals = None if which == "all" else [which]
-filters, known = policy._filters(connection, principals, since or None, until or None, (), (), "role")
-table = aggregate(connection, filters)
+source = DuckDBUsage(connection)
+filters, known = policy._filters(source, principals, since or None, until or None, (), (), "role")
+table = source.aggregate(filters)
 connection.close()
 aggregated = time.perf_counter()
 policies = policy.policies_from_usage(table, known, resources=mode, window=filters.window)
@@ -83,8 +84,8 @@ def warehouse_for(path: Path) -> tuple[Path, float | None]:
 
 def _layout() -> str:
     """What the warehouse files look like with this code: a kept warehouse is reused only if it matches."""
-    from trailsmith.schema import EVENTS_SCHEMA
-    from trailsmith.worker import ROW_GROUP_ROWS, TARGET_ROWS
+    from trailsmith.warehouse.schema import EVENTS_SCHEMA
+    from trailsmith.ingestion.worker import ROW_GROUP_ROWS, TARGET_ROWS
 
     schema = hashlib.sha256(str(EVENTS_SCHEMA).encode()).hexdigest()[:12]
     return f"row groups {ROW_GROUP_ROWS}, files {TARGET_ROWS}, schema {schema}"

@@ -4,7 +4,7 @@
 
 The question is saved query ``usage``: principal x IAM action x resource, with calls, denied calls and
 first/last seen. Both sides answer it with the *same SQL text* and the same derived views
-(:mod:`trailsmith.views`); only ``events`` differs:
+(:mod:`trailsmith.sql.views`); only ``events`` differs:
 
 - warehouse: ``trailsmith.run_saved("usage", warehouse)``: deduplicated, typed, partitioned Parquet;
 - raw: ``events`` is a view over DuckDB's ``read_json`` of every log file, tuned as the project's reference
@@ -45,7 +45,8 @@ print(json.dumps({"seconds": seconds, "rows": table.num_rows, "calls": sum(table
 RAW = """
 import glob, hashlib, io, json, sys, time
 import duckdb, pyarrow.csv
-from trailsmith import saved, views
+from trailsmith.sql import saved
+from trailsmith.sql import views
 
 RECORD = '''STRUCT(
     eventID VARCHAR, eventTime VARCHAR, eventSource VARCHAR, eventName VARCHAR, awsRegion VARCHAR,

@@ -13,7 +13,7 @@ from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.progress import IngestProgress, enabled, stderr
 from trailsmith.engines import Engine, ingest
-from trailsmith.ingest import IngestReport
+from trailsmith.ingestion.driver import IngestReport
 
 _SHOWN = 50
 

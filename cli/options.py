@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from trailsmith.engines import Engine
-from trailsmith.spark_session import DEFAULT_MASTER
-from trailsmith.warehouse import ENV_VAR
+from trailsmith.engines import DEFAULT_MASTER
+from trailsmith.warehouse.store import ENV_VAR
 
 Warehouse = typer.Option(
     None,

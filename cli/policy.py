@@ -15,9 +15,9 @@ from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.progress import stderr
 from trailsmith.engines import Engine
-from trailsmith.policy import generate
-from trailsmith.policy_model import PolicyError, PrincipalPolicy
-from trailsmith.policy_render import explain, explanation_json, terraform, unique_names
+from trailsmith.policy.generator import generate
+from trailsmith.policy.model import PolicyError, PrincipalPolicy
+from trailsmith.policy.render import explain, explanation_json, terraform, unique_names
 
 
 class PolicyFormat(str, enum.Enum):
@@ -169,7 +169,7 @@ def _write_dir(
 ) -> None:
     if out.exists() and not out.is_dir():
         raise PolicyError(f"{out} exists and is not a directory", hint="Give a directory for --out")
-    from trailsmith.warehouse import default_path
+    from trailsmith.warehouse.store import default_path
 
     root = Path(warehouse if warehouse is not None else default_path())
     if out.resolve().is_relative_to(root.resolve()):

@@ -24,7 +24,7 @@ def enabled(quiet: bool) -> bool:
 
 
 class IngestProgress:
-    """Implements :class:`trailsmith.ingest.Progress`: files, events and MB/s."""
+    """Implements :class:`trailsmith.ingestion.driver.Progress`: files, events and MB/s."""
 
     def __init__(self) -> None:
         self._bar = Progress(

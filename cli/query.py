@@ -7,14 +7,14 @@ from typing import List, Optional
 
 import typer
 
-from trailsmith import saved, spark_saved
+from trailsmith.sql import saved
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve
 from trailsmith.cli.sql import ParamOption, run
-from trailsmith.engines import Engine, saved_sql
+from trailsmith.engines import Engine, backend, saved_sql
 from trailsmith.errors import QueryError
-from trailsmith.params import parse_assignment
+from trailsmith.sql.params import parse_assignment
 
 
 @app.command("query")
@@ -54,7 +54,7 @@ def query_command(
         raise QueryError("which saved query?", hint="Name one; 'trailsmith query --list' shows them")
     query = saved.load(name)
     if show:
-        typer.echo(saved.source(name) if engine is Engine.duckdb else spark_saved.show(name))
+        typer.echo(backend(engine).show_saved(name))
         return
     values = query.bind({key: value for key, _, value in map(parse_assignment, params)})
     sql = saved_sql(name, engine)

@@ -10,7 +10,7 @@ from trailsmith.cli.app import app
 import typer
 
 from trailsmith.cli.output import Format, resolve, write
-from trailsmith.schema import describe
+from trailsmith.warehouse.schema import describe
 
 
 @app.command("schema")

@@ -12,13 +12,10 @@ from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
 from trailsmith.cli.progress import stderr
-from trailsmith.db import connect, execute
-from trailsmith.engines import Engine
-from trailsmith.engines import query as engine_query
+from trailsmith.engines import DEFAULT_MASTER, Engine, backend
 from trailsmith.errors import QueryError
-from trailsmith.params import convert, parse_assignment
-from trailsmith.spark_session import DEFAULT_MASTER
-from trailsmith.warehouse import Warehouse, default_path
+from trailsmith.sql.params import convert, parse_assignment
+from trailsmith.warehouse.store import Warehouse, default_path
 
 ParamOption = typer.Option(
     [],
@@ -77,18 +74,8 @@ def run(
 ) -> None:
     """Run ``sql`` read-only over the warehouse and stream its rows to stdout or ``out``."""
     root = warehouse if warehouse is not None else default_path()
-    if engine is Engine.spark:
-        table = engine_query(sql, root, values, engine=engine, spark_master=spark_master)
-        rows = write_to(table.to_reader(), table.schema, fmt, out, protect=Warehouse(root).root)
-        if out is not None:
-            stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
-        return
-    connection = connect(root)
-    try:
-        reader = execute(connection, sql, values)
+    with backend(engine, spark_master=spark_master).stream(sql, root, values) as reader:
         rows = write_to(reader, reader.schema, fmt, out, protect=Warehouse(root).root)
-    finally:
-        connection.close()
     if out is not None:
         stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
 

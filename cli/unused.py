@@ -10,14 +10,14 @@ from typing import List, Optional
 
 import typer
 
-from trailsmith import iam_export
+from trailsmith.iam import export as iam_export
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
 from trailsmith.cli.progress import stderr
-from trailsmith.iam_export import IamExportError
-from trailsmith.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
-from trailsmith.warehouse import Warehouse, default_path
+from trailsmith.iam.export import IamExportError
+from trailsmith.iam.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
+from trailsmith.warehouse.store import Warehouse, default_path
 
 
 class Status(str, enum.Enum):
@@ -102,7 +102,7 @@ def _write_suggestions(out: Path, suggestions: list[Suggestion]) -> None:
     Names come from the ARN through a strict character set (``policy_render.unique_names``), and every path is
     checked to be a plain file directly inside ``out``: no ARN can name a file anywhere else.
     """
-    from trailsmith.policy_render import unique_names
+    from trailsmith.policy.render import unique_names
 
     if out.exists() and not out.is_dir():
         raise IamExportError(f"--suggest {out} exists and is not a directory", hint="Give a directory")

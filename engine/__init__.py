@@ -13,23 +13,23 @@ from typing import TYPE_CHECKING, Any
 
 from trailsmith._version import __version__
 from trailsmith.errors import TrailsmithError
-from trailsmith.ingest import IngestReport, ingest  # eager: the submodule shares the function's name
+from trailsmith.ingestion.driver import IngestReport, ingest  # eager: the submodule shares the function's name
 
 if TYPE_CHECKING:
-    from trailsmith.db import connect, query
-    from trailsmith.frames import query_frame, saved_frame
-    from trailsmith.saved import SavedQuery, run_saved, saved_queries
+    from trailsmith.sql.db import connect, query
+    from trailsmith.sql.frames import query_frame, saved_frame
+    from trailsmith.sql.saved import SavedQuery, run_saved, saved_queries
 
-# The public API, imported on first use: worker processes import ``trailsmith.worker`` and need none of
+# The public API, imported on first use: worker processes import ``trailsmith.ingestion.worker`` and need none of
 # DuckDB, polars or the query layer (each costs tens of MB per process).
 _LAZY = {
-    "connect": "trailsmith.db",
-    "query": "trailsmith.db",
-    "query_frame": "trailsmith.frames",
-    "saved_frame": "trailsmith.frames",
-    "SavedQuery": "trailsmith.saved",
-    "run_saved": "trailsmith.saved",
-    "saved_queries": "trailsmith.saved",
+    "connect": "trailsmith.sql.db",
+    "query": "trailsmith.sql.db",
+    "query_frame": "trailsmith.sql.frames",
+    "saved_frame": "trailsmith.sql.frames",
+    "SavedQuery": "trailsmith.sql.saved",
+    "run_saved": "trailsmith.sql.saved",
+    "saved_queries": "trailsmith.sql.saved",
 }
 
 

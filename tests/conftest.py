@@ -48,7 +48,7 @@ def spark() -> Iterator[SparkSession]:
     pytest.importorskip("pandas", reason="pandas is not installed (pyspark's mapInArrow needs it)")
     if not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
         pytest.skip("Java is not installed: Spark needs Java 17 or newer")
-    from trailsmith.spark_session import session
+    from trailsmith.spark.session import session
 
     started = session("local[2]", app_name="trailsmith-tests", config={"spark.sql.shuffle.partitions": "4"})
     try:

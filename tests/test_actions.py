@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from trailsmith import action_rules, iamref
-from trailsmith.actions import (
+from trailsmith.actions import rules as action_rules
+from trailsmith.actions import reference as iamref
+from trailsmith.actions.mapping import (
     action_info,
     botocore_operations,
     coverage,

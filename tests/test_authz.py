@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from trailsmith.authz import DENIED_CODES, UNAUTHENTICATED_CODES, outcome, outcome_sql
+from trailsmith.sql.authz import DENIED_CODES, UNAUTHENTICATED_CODES, outcome, outcome_sql
 
 CASES = {
     None: "allowed",

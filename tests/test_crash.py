@@ -15,7 +15,7 @@ import pytest
 from events import event, s3_key, write_records
 
 import trailsmith
-from trailsmith.warehouse import Warehouse
+from trailsmith.warehouse.store import Warehouse
 
 FILES, PER_FILE = 48, 400
 

@@ -13,7 +13,7 @@ from events import event, s3_key, write_records
 
 import trailsmith
 from trailsmith.errors import BadInputError, WarehouseBusyError
-from trailsmith.warehouse import Warehouse
+from trailsmith.warehouse.store import Warehouse
 
 
 def rows(warehouse: Path, sql: str) -> list[tuple]:
@@ -264,14 +264,14 @@ def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
 ) -> None:
     import pyarrow.parquet as pq
 
-    import trailsmith.worker
+    import trailsmith.ingestion.worker
 
     source = tmp_path / "in"
     for n in range(6):
         write_records(source / s3_key(1, n), [event(3 * (40 * n + k)) for k in range(40)])
     whole = trailsmith.ingest([str(source)], tmp_path / "whole", workers=1)
-    monkeypatch.setattr(trailsmith.worker, "ROW_GROUP_ROWS", 7)  # every file has many row groups ...
-    monkeypatch.setattr(trailsmith.worker, "TARGET_ROWS", 100)  # ... and a date spans several files
+    monkeypatch.setattr(trailsmith.ingestion.worker, "ROW_GROUP_ROWS", 7)  # every file has many row groups ...
+    monkeypatch.setattr(trailsmith.ingestion.worker, "TARGET_ROWS", 100)  # ... and a date spans several files
     trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per source file
     snapshot = Warehouse(tmp_path / "wh").snapshot()
     assert snapshot.version == 6
@@ -332,8 +332,8 @@ def test_a_run_with_only_bad_input_still_records_it(tmp_path: Path) -> None:
 def test_large_files_are_decoded_in_pieces_with_the_same_result(
     tmp_path: Path, form: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trailsmith.decode
-    import trailsmith.worker
+    import trailsmith.ingestion.decode
+    import trailsmith.ingestion.worker
 
     records = [event(n) for n in range(40)]
     records[7] = {**event(7), "@version": "1"}  # kept in extraFields
@@ -341,8 +341,8 @@ def test_large_files_are_decoded_in_pieces_with_the_same_result(
     records[31] = [1]  # quarantined too
     write_records(tmp_path / "big.json.gz", records, form=form)
     whole = trailsmith.ingest([str(tmp_path / "big.json.gz")], tmp_path / "whole", workers=1)
-    monkeypatch.setattr(trailsmith.decode, "LARGE_TEXT", 100)  # every file is "large"
-    monkeypatch.setattr(trailsmith.worker, "_CONVERT_RECORDS", 6)  # in pieces of 6 records
+    monkeypatch.setattr(trailsmith.ingestion.decode, "LARGE_TEXT", 100)  # every file is "large"
+    monkeypatch.setattr(trailsmith.ingestion.worker, "_CONVERT_RECORDS", 6)  # in pieces of 6 records
     pieces = trailsmith.ingest([str(tmp_path / "big.json.gz")], tmp_path / "pieces", workers=1)
     assert (pieces.events_new, pieces.quarantined_records) == (whole.events_new, whole.quarantined_records)
     assert [i for _, i, _ in pieces.quarantined_records] == [23, 31]
@@ -353,23 +353,23 @@ def test_large_files_are_decoded_in_pieces_with_the_same_result(
 
 
 def test_an_unreadable_file_is_named_and_tried_again_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import trailsmith.sources
+    import trailsmith.ingestion.sources
 
     write_records(tmp_path / "in" / "locked.json.gz", [event(1)])
     write_records(tmp_path / "in" / "open.json.gz", [event(2)])
-    real_read = trailsmith.sources.read
+    real_read = trailsmith.ingestion.sources.read
 
-    def read(entry: trailsmith.sources.SourceEntry) -> bytes:
+    def read(entry: trailsmith.ingestion.sources.SourceEntry) -> bytes:
         if entry.uri.endswith("locked.json.gz"):
             raise PermissionError(13, "Permission denied", entry.uri)
         return real_read(entry)
 
-    monkeypatch.setattr(trailsmith.sources, "read", read)
+    monkeypatch.setattr(trailsmith.ingestion.sources, "read", read)
     first = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
     assert first.events_new == 1
     [(source, reason)] = first.quarantined_files
     assert source.endswith("locked.json.gz") and reason.startswith("cannot be read (PermissionError")
-    monkeypatch.setattr(trailsmith.sources, "read", real_read)  # readable again: the next run takes it
+    monkeypatch.setattr(trailsmith.ingestion.sources, "read", real_read)  # readable again: the next run takes it
     second = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
     assert (second.files_read, second.events_new, second.files_already_ingested) == (1, 1, 1)
 
@@ -379,7 +379,7 @@ def test_ingest_duckdb_never_draws_on_stdout(tmp_path: Path) -> None:
     belongs to the caller, so the ingest's own connection has it off (found in the 16M-event benchmark).
     Checked in a plain interpreter: under pytest's capture DuckDB starts with the bar off anyway."""
     script = (
-        "import sys; from trailsmith.commit import open_duckdb; from trailsmith.warehouse import Warehouse\n"
+        "import sys; from trailsmith.warehouse.commit import open_duckdb; from trailsmith.warehouse.store import Warehouse\n"
         "connection = open_duckdb(Warehouse(sys.argv[1]), threads=1)\n"
         "print(connection.execute(\"SELECT current_setting('enable_progress_bar')\").fetchone()[0])\n"
     )
@@ -395,7 +395,7 @@ def test_workers_convert_without_importing_pandas() -> None:
     pytest.importorskip("pandas")  # without pandas installed there is nothing to block
     code = (
         "import sys\n"
-        "from trailsmith.pool import _NoPandas\n"
+        "from trailsmith.ingestion.pool import _NoPandas\n"
         "sys.meta_path.insert(0, _NoPandas())\n"
         "import pyarrow as pa\n"
         "assert pa.array(['a', None], pa.string()).null_count == 1\n"

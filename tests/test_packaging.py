@@ -7,7 +7,7 @@ import importlib.resources
 import importlib.util
 
 import trailsmith
-from trailsmith.schema import DOCS, EVENTS_SCHEMA, describe
+from trailsmith.warehouse.schema import DOCS, EVENTS_SCHEMA, describe
 
 
 def test_only_trailsmith_is_importable() -> None:

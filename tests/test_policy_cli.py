@@ -16,9 +16,9 @@ from events import ACCOUNT, event, write_records
 from test_policy_support import SAMPLE
 
 import trailsmith
-import trailsmith.policy as policy
-from trailsmith.policy_model import MAX_DOCUMENT_CHARS
-from trailsmith.policy_render import terraform, unique_names
+import trailsmith.policy.generator as policy
+from trailsmith.policy.model import MAX_DOCUMENT_CHARS
+from trailsmith.policy.render import terraform, unique_names
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci/Builder"
 
@@ -163,8 +163,8 @@ def test_terraform_is_well_formed_and_says_the_same(sample: Path) -> None:
 
 
 def test_special_characters_survive_terraform() -> None:
-    from trailsmith.policy_document import Entry, build_documents
-    from trailsmith.policy_model import Evidence, PrincipalPolicy
+    from trailsmith.policy.document import Entry, build_documents
+    from trailsmith.policy.model import Evidence, PrincipalPolicy
     from datetime import datetime, timezone
 
     t = datetime(2024, 1, 1, tzinfo=timezone.utc)
@@ -212,7 +212,7 @@ def test_a_principal_with_nothing_to_allow_is_an_error(tmp_path: Path) -> None:
 
 def test_window_prunes_partitions(sample: Path) -> None:
     """The aggregation of a one-day window reads the files of that day only (DuckDB's plan says so)."""
-    from trailsmith.policy_usage import Filters, Window, parse_time, usage_sql
+    from trailsmith.policy.usage import Filters, Window, parse_time, usage_sql
 
     window = Window(parse_time("2024-08-01"), parse_time("2024-08-01", end=True))
     connection = trailsmith.connect(sample)

@@ -16,12 +16,12 @@ from hypothesis import strategies as st
 from test_policy_support import SAMPLE
 
 import trailsmith
-import trailsmith.policy as policy
-from trailsmith.policy_document import Entry, build_documents, passrole_condition
-from trailsmith.policy_extract import Known
-from trailsmith.policy_generalize import DIRECTORY_MIN, NAME_CAP, generalize
-from trailsmith.policy_model import MAX_DOCUMENT_CHARS, Evidence
-from trailsmith.policy_usage import aggregate, Filters, instance_profile_roles, known_principals
+import trailsmith.policy.generator as policy
+from trailsmith.policy.document import Entry, build_documents, passrole_condition
+from trailsmith.policy.extract.base import Known
+from trailsmith.policy.generalize import DIRECTORY_MIN, NAME_CAP, generalize
+from trailsmith.policy.model import MAX_DOCUMENT_CHARS, Evidence
+from trailsmith.policy.usage import aggregate, Filters, instance_profile_roles, known_principals
 
 T0 = datetime(2024, 8, 1, tzinfo=timezone.utc)
 EVIDENCE = Evidence(1, T0, T0, ("e1",))

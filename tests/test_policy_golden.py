@@ -13,8 +13,8 @@ import pytest
 from test_policy_support import SAMPLE
 
 import trailsmith
-import trailsmith.policy as policy
-from trailsmith.policy_render import explanation_json, terraform, unique_names
+import trailsmith.policy.generator as policy
+from trailsmith.policy.render import explanation_json, terraform, unique_names
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "policy"
 

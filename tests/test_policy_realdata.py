@@ -10,9 +10,9 @@ import pytest
 from test_policy_support import REALDATA
 
 import trailsmith
-import trailsmith.policy as policy
-from trailsmith.iamref import action_exists
-from trailsmith.policy_arns import covers
+import trailsmith.policy.generator as policy
+from trailsmith.actions.reference import action_exists
+from trailsmith.policy.arns import covers
 
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real captures not present at {REALDATA}")
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from trailsmith.actions import map_event
-from trailsmith.policy_arns import allowed_characters, build, covers, literal, matches_format
-from trailsmith.policy_extract import Call, Known
-from trailsmith.policy_passrole import passed_roles
-from trailsmith.policy_resources import grants_for
+from trailsmith.actions.mapping import map_event
+from trailsmith.policy.arns import allowed_characters, build, covers, literal, matches_format
+from trailsmith.policy.extract.base import Call, Known
+from trailsmith.policy.passrole import passed_roles
+from trailsmith.policy.resources import grants_for
 
 ACCOUNT, REGION = "111122223333", "eu-west-1"
 USER = f"arn:aws:iam::{ACCOUNT}:user/dev/carol"
@@ -322,7 +322,7 @@ def test_arn_helpers() -> None:
 
 def test_request_dependent_calls_keep_every_candidate_and_say_so(tmp_path: Any) -> None:
     import trailsmith
-    import trailsmith.policy as policy
+    import trailsmith.policy.generator as policy
     from events import event, write_records
 
     partiql = event(

@@ -11,8 +11,8 @@ from pathlib import Path
 import botocore
 import pytest
 
-from trailsmith.policy_arns import arn_format
-from trailsmith.policy_extract import specs
+from trailsmith.policy.arns import arn_format
+from trailsmith.policy.extract.registry import specs
 
 #: Fields CloudTrail writes under names of its own, not the API's member names.
 CLOUDTRAIL_NAMES = {"bucketName", "key", "x-amz-copy-source"}

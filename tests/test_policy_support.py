@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import trailsmith
-from trailsmith.policy_arns import covers
-from trailsmith.policy_model import PrincipalPolicy
+from trailsmith.policy.arns import covers
+from trailsmith.policy.model import PrincipalPolicy
 from trailsmith.synth import SynthConfig, SynthReport, generate
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

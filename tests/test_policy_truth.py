@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from test_policy_support import BUSY, Synthetic, problems, synthetic
 
-import trailsmith.policy as policy
-from trailsmith.iamref import action_exists
+import trailsmith.policy.generator as policy
+from trailsmith.actions.reference import action_exists
 from trailsmith.synth import SynthConfig
 
 

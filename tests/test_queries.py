@@ -17,12 +17,13 @@ import pytest
 from events import ACCOUNT, assume_role, write_records
 
 import trailsmith
-from trailsmith import db, saved
-from trailsmith.actions import map_event
+from trailsmith.sql import db
+from trailsmith.sql import saved
+from trailsmith.actions.mapping import map_event
 from trailsmith.cli.output import Format, write
 from trailsmith.errors import QueryError
-from trailsmith.ingest import ingest
-from trailsmith.warehouse import Warehouse
+from trailsmith.ingestion.driver import ingest
+from trailsmith.warehouse.store import Warehouse
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 GOLDEN = Path(__file__).resolve().parent / "golden" / "queries"

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trailsmith
-from trailsmith.arrowize import to_batch
-from trailsmith.decode import decode_file
-from trailsmith.schema import EVENTS_SCHEMA
+from trailsmith.ingestion.arrowize import to_batch
+from trailsmith.ingestion.decode import decode_file
+from trailsmith.warehouse.schema import EVENTS_SCHEMA
 
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 maybe_text = st.none() | text

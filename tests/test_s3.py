@@ -21,10 +21,10 @@ from typing import Any, Iterator
 import pytest
 from s3server import S3Server, aws_environment, closed_port
 
-from trailsmith import sources
+from trailsmith.ingestion import sources
 from trailsmith.errors import SourceError
-from trailsmith.s3 import Fetcher, list_entries, parse_uri
-from trailsmith.sources import DIGEST, INSIGHT, LOG, OTHER, SourceEntry
+from trailsmith.ingestion.s3 import Fetcher, list_entries, parse_uri
+from trailsmith.ingestion.entry import DIGEST, INSIGHT, LOG, OTHER, SourceEntry, classify
 
 DAY = "AWSLogs/o-abc/012345678901/CloudTrail/us-east-1/2024/01/01/"
 LOGS = [  # delivery time and a 16-character tag in each name, as CloudTrail writes them
@@ -80,7 +80,7 @@ def _bodies() -> dict[str, bytes]:
 def _expected(bucket: str, bodies: dict[str, bytes], keys: list[str]) -> list[SourceEntry]:
     """What the listing must return: S3 orders keys by UTF-8 bytes, which is Python's order for str."""
     return [
-        SourceEntry(f"s3://{bucket}/{key}", len(body), hashlib.md5(body).hexdigest(), sources.classify(key))
+        SourceEntry(f"s3://{bucket}/{key}", len(body), hashlib.md5(body).hexdigest(), classify(key))
         for key, body in sorted((key, bodies[key]) for key in keys)
         if not key.endswith("/")
     ]
@@ -486,7 +486,7 @@ def test_credentials_without_permissions(
 def test_access_denied_names_the_permission_needed(action: str, hint: str) -> None:
     from botocore.exceptions import ClientError
 
-    from trailsmith.s3 import _explain
+    from trailsmith.ingestion.s3 import _explain
 
     denied = ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "ListObjectsV2")
     problem, whole_source = _explain(denied, "s3://b/p/", bucket="b", action=action, endpoint="https://s3")

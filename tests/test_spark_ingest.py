@@ -24,9 +24,9 @@ from events import event, s3_key, write_records
 
 import trailsmith
 from trailsmith import engines
-from trailsmith.commit import SMALL_ROWS
+from trailsmith.warehouse.commit import SMALL_ROWS
 from trailsmith.errors import BadInputError, MissingDependencyError, QueryError
-from trailsmith.warehouse import Warehouse
+from trailsmith.warehouse.store import Warehouse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -149,7 +149,7 @@ def small_files_per_date(warehouse: Path) -> int:
 # --- ingest ------------------------------------------------------------------------------------------------
 
 def test_spark_ingest_gives_the_duckdb_warehouse(tmp_path: Path, spark: SparkSession) -> None:
-    from trailsmith.spark_ingest import ingest as spark_ingest
+    from trailsmith.spark.ingest import ingest as spark_ingest
 
     sources = all_sources(tmp_path / "in")
     duck = trailsmith.ingest(sources, tmp_path / "duck", workers=2)
@@ -188,7 +188,7 @@ def write_round(root: Path, round_number: int) -> None:
 
 
 def test_each_engine_appends_to_the_others_warehouse_exactly_once(tmp_path: Path, spark: SparkSession) -> None:
-    from trailsmith.spark_ingest import ingest as spark_ingest
+    from trailsmith.spark.ingest import ingest as spark_ingest
 
     source = tmp_path / "in"
     write_round(source, 1)
@@ -217,7 +217,7 @@ def test_each_engine_appends_to_the_others_warehouse_exactly_once(tmp_path: Path
         assert sorted(on_disk) == sorted(f.path for f in Warehouse(tmp_path / name).snapshot().files)
     assert values(tmp_path / "spark-first", "SELECT count(*) FROM events") == [(65,)]
     # both warehouses now mix files of both engines; each engine reads them all
-    from trailsmith.spark_sql import sql
+    from trailsmith.spark.sql import sql
 
     query = "SELECT eventID, eventTime, eventDate, resources, sourceFile FROM events ORDER BY eventID"
     assert values(tmp_path / "duck-first", "SELECT count(*) FROM events WHERE eventDate = DATE '2024-03-04'") == [(5,)]
@@ -230,7 +230,7 @@ def test_each_engine_appends_to_the_others_warehouse_exactly_once(tmp_path: Path
 
 
 def test_strict_mode_on_spark_fails_and_commits_nothing(tmp_path: Path, spark: SparkSession) -> None:
-    from trailsmith.spark_ingest import ingest as spark_ingest
+    from trailsmith.spark.ingest import ingest as spark_ingest
 
     write_records(tmp_path / "in" / "good.json.gz", [event(1)])
     (tmp_path / "in" / "bad.json").write_bytes(b"nope")
@@ -251,7 +251,7 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_spark_reads_views_with_duckdb_types_and_rows(sample_warehouse: Path, spark: SparkSession) -> None:
-    from trailsmith.spark_sql import sql
+    from trailsmith.spark.sql import sql
 
     columns = "eventID, eventTime, eventDate, userIdentity, resources, readOnly, requestParameters, principalArn"
     query = f"SELECT {columns} FROM events WHERE eventDate >= $start ORDER BY eventID"
@@ -286,14 +286,14 @@ def test_engines_query_runs_on_spark(sample_warehouse: Path, spark: SparkSession
     ],
 )
 def test_spark_sql_only_reads(statement: str, problem: str) -> None:
-    from trailsmith.spark_sql import check_read_only
+    from trailsmith.spark.sql import check_read_only
 
     with pytest.raises(QueryError, match=problem.replace("$", r"\$")):
         check_read_only(statement)
 
 
 def test_words_inside_literals_and_comments_are_not_statements() -> None:
-    from trailsmith.spark_sql import check_read_only
+    from trailsmith.spark.sql import check_read_only
 
     text = "SELECT 'DROP TABLE x', `update` -- INSERT\nFROM events WHERE a = \"DeleteBucket\" AND x = $p"
     assert check_read_only(text, {"p": 1}) == text.replace("$p", ":p")
@@ -330,7 +330,7 @@ def test_cli_engine_spark_without_pyspark_says_how_to_install(tmp_path: Path) ->
 def test_a_local_master_without_java_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("pyspark")
     pytest.importorskip("pandas")
-    from trailsmith import spark_session
+    from trailsmith.spark import session as spark_session
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(spark_session.shutil, "which", lambda name: None)

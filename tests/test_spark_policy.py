@@ -15,8 +15,8 @@ import pytest
 from spark_parity import GOLDEN_POLICIES, differences, edge_warehouse, sample_warehouse
 from typer.testing import CliRunner
 
-import trailsmith.policy as policy
-from trailsmith.policy_render import explanation_json, terraform, unique_names
+import trailsmith.policy.generator as policy
+from trailsmith.policy.render import explanation_json, terraform, unique_names
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

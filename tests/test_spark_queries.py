@@ -4,7 +4,7 @@ Every saved query runs on both engines over data/sample with its defaults (and S
 golden file, byte for byte), then over a wider warehouse (the sample, the real captures when present, and
 records made to find differences: see ``spark_parity.edge_records``) with its defaults and with other
 values for its parameters. On Spark a query runs as its sqlglot translation unless it has a hand-written
-variant (``trailsmith.spark_saved.VARIANTS``): a query whose translation is not faithful and which has
+variant (``trailsmith.spark.saved.VARIANTS``): a query whose translation is not faithful and which has
 no variant fails here, with what to do about it.
 """
 
@@ -20,9 +20,10 @@ from spark_parity import GOLDEN_QUERIES, as_csv, differences, edge_warehouse, or
 from typer.testing import CliRunner
 
 import trailsmith
-from trailsmith import saved, spark_saved
+from trailsmith.sql import saved
+from trailsmith.spark import saved as spark_saved
 from trailsmith.errors import QueryError
-from trailsmith.warehouse import Warehouse
+from trailsmith.warehouse.store import Warehouse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -100,7 +101,7 @@ def test_saved_query_gives_duckdb_s_results_on_spark(
         f"{name}: the sqlglot translation is not faithful on Spark: "
         + "; ".join(failures)
         + f". Write a Spark SQL variant in queries/spark/{name}.sql and list it, with the reason, in "
-        "trailsmith.spark_saved.VARIANTS"
+        "trailsmith.spark.saved.VARIANTS"
     )
 
 
@@ -108,7 +109,7 @@ def test_variants_are_listed_with_a_reason_that_still_holds(edges: Path, spark: 
     """Each variant file is in VARIANTS with its reason, keeps its query's parameters, and is still needed:
     the translation of its query fails or differs on at least one case."""
     assert set(spark_saved.variant_names()) == set(spark_saved.VARIANTS)
-    from trailsmith.spark_sql import _scan, attach_views, check_read_only, run
+    from trailsmith.spark.sql import _scan, attach_views, check_read_only, run
 
     for name, reason in spark_saved.VARIANTS.items():
         assert len(reason) > 20, f"{name}: say why the translation is not faithful"
@@ -158,8 +159,8 @@ def test_every_saved_query_runs_on_spark_over_an_empty_warehouse(tmp_path: Path,
 def test_the_parity_check_catches_what_sqlglot_gets_wrong(
     duckdb_sql: str, why: str, sample: Path, spark: SparkSession
 ) -> None:
-    from trailsmith.spark_sql import sql
-    from trailsmith.spark_translate import to_spark
+    from trailsmith.spark.sql import sql
+    from trailsmith.spark.translate import to_spark
 
     expected = trailsmith.query(duckdb_sql, sample)
     if why == "fails":
@@ -175,7 +176,7 @@ def test_the_parity_check_catches_what_sqlglot_gets_wrong(
 
 @pytest.mark.parametrize("view", ["actions", "calls", "principals", "resources_touched"])
 def test_derived_view_is_the_same_on_both_engines(view: str, edges: Path, spark: SparkSession) -> None:
-    from trailsmith.spark_sql import sql
+    from trailsmith.spark.sql import sql
 
     columns = trailsmith.query(f"SELECT * FROM {view} LIMIT 0", edges).schema.names
     text = f"SELECT {', '.join(columns)} FROM {view}"
@@ -187,7 +188,7 @@ def test_derived_view_is_the_same_on_both_engines(view: str, edges: Path, spark:
 def test_views_do_not_depend_on_spark_s_ansi_mode(edges: Path, spark: SparkSession) -> None:
     """With ANSI mode off (Spark 3's default), size(NULL) is -1 unless the session pins it: resources_touched
     would lose the events without resources[]."""
-    from trailsmith.spark_sql import sql
+    from trailsmith.spark.sql import sql
 
     text = "SELECT eventID, resourceArn, origin FROM resources_touched"
     before = spark.conf.get("spark.sql.ansi.enabled")
@@ -241,7 +242,7 @@ def test_sql_on_spark_takes_colon_parameters_and_derived_views(sample: Path, spa
 
 
 def test_colon_parameters_are_found_outside_literals_and_casts() -> None:
-    from trailsmith.spark_sql import check_read_only, names_derived
+    from trailsmith.spark.sql import check_read_only, names_derived
 
     text = "SELECT 'a:b', eventDate::string FROM events WHERE x = :p AND arn LIKE 'arn:aws:%' -- :q"
     assert check_read_only(text, {"p": 1}) == text
@@ -252,9 +253,9 @@ def test_colon_parameters_are_found_outside_literals_and_casts() -> None:
 
 def test_the_duckdb_path_never_imports_spark_or_sqlglot(sample: Path) -> None:
     code = (
-        "import sys, trailsmith, trailsmith.policy, trailsmith.engines, trailsmith.cli.app as app\n"
+        "import sys, trailsmith, trailsmith.policy.generator, trailsmith.engines, trailsmith.cli.app as app\n"
         "app._register()\n"
-        f"trailsmith.run_saved('usage', {str(sample)!r}); trailsmith.policy.generate({str(sample)!r}); "
+        f"trailsmith.run_saved('usage', {str(sample)!r}); trailsmith.policy.generator.generate({str(sample)!r}); "
         "print(sorted(m for m in ('pyspark', 'sqlglot', 'py4j') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -265,10 +266,10 @@ def test_the_duckdb_path_never_imports_spark_or_sqlglot(sample: Path) -> None:
 def test_without_pyspark_or_sqlglot_spark_says_how_to_install(
     sample: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import trailsmith.policy as policy
+    import trailsmith.policy.generator as policy
     from trailsmith import engines
     from trailsmith.errors import MissingDependencyError
-    from trailsmith.spark_translate import to_spark
+    from trailsmith.spark.translate import to_spark
 
     hint = r"pip install 'trailsmith\[spark\]'"
     with monkeypatch.context() as patched:

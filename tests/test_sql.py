@@ -17,9 +17,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import trailsmith
-from trailsmith import authz, db
+from trailsmith.sql import authz
+from trailsmith.sql import db
 from trailsmith.errors import QueryError
-from trailsmith.ingest import ingest
+from trailsmith.ingestion.driver import ingest
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -188,7 +188,7 @@ def test_records_have_cloudtrail_fields_and_unique_ids_outside_duplicates(sample
 
 
 def test_the_project_decoder_reads_every_file_on_its_fast_path(sample: Archive) -> None:
-    from trailsmith.decode import decode_file
+    from trailsmith.ingestion.decode import decode_file
 
     kinds = collections.Counter()
     for data in sample.files.values():

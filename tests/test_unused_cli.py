@@ -19,8 +19,8 @@ import pytest
 import typer
 
 import trailsmith
-from trailsmith import iam_export
-from trailsmith.unused import SCHEMA, analyze
+from trailsmith.iam import export as iam_export
+from trailsmith.iam.unused import SCHEMA, analyze
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

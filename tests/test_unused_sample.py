@@ -18,9 +18,9 @@ import pytest
 from events import ACCOUNT, event, write_records
 
 import trailsmith
-from trailsmith import iam_export
+from trailsmith.iam import export as iam_export
 from trailsmith.synth import SynthConfig, SynthReport, generate
-from trailsmith.unused import SCHEMA, UnusedReport, analyze, match_principals, suggest
+from trailsmith.iam.unused import SCHEMA, UnusedReport, analyze, match_principals, suggest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -173,7 +173,7 @@ def test_summary_counts(report: UnusedReport) -> None:
         assert summary.unused == sum(r["status"] == "unused" for r in mine)
         assert summary.removable == pytest.approx(summary.unused / summary.granted)
     admin = next(s for a, s in by_arn.items() if "AWSReservedSSO_AdministratorAccess" in a)
-    assert admin.used == 23 and admin.granted == len(trailsmith.iam_eval.all_actions())
+    assert admin.used == 23 and admin.granted == len(trailsmith.iam.evaluate.all_actions())
     never = by_arn[f"arn:aws:iam::{S}:role/service/old-batch"]
     assert (never.calls, never.used, never.seen_as) == (0, 0, ())
     assert never.line().endswith("never seen in the window")

@@ -13,9 +13,10 @@ report can judge the project's event-to-action mapping and policy generator.
 
 from __future__ import annotations
 
-from trailsmith.synth.catalog import Call, Template, templates
+from trailsmith.synth.catalog import Call, Template
 from trailsmith.synth.config import PRESETS, SynthConfig
 from trailsmith.synth.errors import OutputNotEmptyError, SynthConfigError, SynthError, TruthPathError
+from trailsmith.synth.registry import templates
 from trailsmith.synth.run import ProgressCallback, SynthProgress, generate
 from trailsmith.synth.truth import HolderTruth, SynthReport, Totals
 

@@ -10,8 +10,8 @@ position, the resource each action applies to (an ARN, several ARNs, or ``"*"`` 
 resource-level permissions). Keeping the action names in the table and only the ARNs in code means a
 reader checks the facts of one event on one line.
 
-The templates themselves live in ``events_*.py``, one module per group of services; :func:`templates`
-assembles them.
+The templates themselves live in ``events_*.py``, one module per group of services;
+:func:`trailsmith.synth.registry.templates` assembles them.
 """
 
 from __future__ import annotations
@@ -144,17 +144,3 @@ def iso_ms(day: str, rng: random.Random) -> str:
     """A plausible ``2024-08-01T10:22:31.000+0000`` timestamp on ``day`` for response bodies."""
     y, m, d = day.split("/")
     return f"{y}-{m}-{d}T{rng.randrange(24):02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}.000+0000"
-
-
-@functools.lru_cache(maxsize=1)
-def templates() -> Mapping[str, Template]:
-    """Every template, by key (built on first use, not at import)."""
-    from trailsmith.synth import events_compute, events_data, events_identity, events_ops, events_s3
-
-    table: dict[str, Template] = {}
-    for module in (events_s3, events_compute, events_data, events_identity, events_ops):
-        for template in module.TEMPLATES:
-            if template.key in table:
-                raise ValueError(f"template {template.key} is declared twice")
-            table[template.key] = template
-    return table

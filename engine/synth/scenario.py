@@ -18,12 +18,13 @@ from datetime import timedelta
 
 import orjson
 
-from trailsmith.synth.catalog import API_CALL, Ctx, Template, templates
+from trailsmith.synth.catalog import API_CALL, Ctx, Template
 from trailsmith.synth.config import SynthConfig
 from trailsmith.synth.identity import Sessions, identity_for
 from trailsmith.synth.ids import date_path, rng_for
 from trailsmith.synth.personas import Persona, personas
 from trailsmith.synth.record import DENIED, NOT_FOUND, OK, THROTTLED, assemble, denied_error, throttled_error
+from trailsmith.synth.registry import templates
 from trailsmith.synth.truth import Tally
 from trailsmith.synth.world import build_world
 from trailsmith.synth.writer import LogFileMeta, Writer, gzip_bytes, log_key, sha256_hex

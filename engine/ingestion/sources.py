@@ -1,0 +1,86 @@
+"""SOURCE arguments -> the input files they name, and the bytes of each.
+
+A SOURCE is a file, a directory (walked recursively in sorted order, whatever its layout), a glob
+(``logs/**/*.json.gz``) or ``s3://bucket/prefix``. Each file becomes a :class:`SourceEntry` with an identity
+(URI + fingerprint) that the warehouse remembers, so a re-run skips what it has already read.
+
+Files are classified by name before anything is read (:func:`trailsmith.ingestion.entry.classify`).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from trailsmith.errors import SourceError
+from trailsmith.ingestion.entry import LOG, SourceEntry, classify, is_s3
+
+def expand(sources: Iterable[str], *, exclude: str | os.PathLike[str] | None = None) -> Iterator[SourceEntry]:
+    """Every file the SOURCE arguments name, each once, in a stable order per source.
+
+    Local files under ``exclude`` (the warehouse itself, when it lies inside a source directory) are never
+    listed. Raises :class:`SourceError` for a source that names nothing (missing path, glob without matches).
+    """
+    seen: set[str] = set()
+    excluded = os.path.join(os.path.abspath(exclude), "") if exclude is not None else None
+    for source in sources:
+        for entry in _expand_one(source):
+            if excluded is not None and entry.uri.startswith(excluded):
+                continue
+            if entry.uri not in seen:
+                seen.add(entry.uri)
+                yield entry
+
+
+def _expand_one(source: str) -> Iterator[SourceEntry]:
+    if is_s3(source):
+        from trailsmith.ingestion.s3 import list_entries
+
+        yield from list_entries(source)
+        return
+    if glob.has_magic(source):
+        matches = sorted(glob.glob(source, recursive=True))
+        if not matches:
+            raise SourceError(source, "the pattern matches no files", hint="Check the pattern; quote it so the shell does not expand it")
+        for match in matches:
+            if os.path.isdir(match):
+                yield from _walk(match)
+            elif os.path.isfile(match):
+                yield _local_entry(match, explicit=False)
+        return
+    if os.path.isdir(source):
+        yield from _walk(source)
+    elif os.path.isfile(source):
+        yield _local_entry(source, explicit=True)
+    elif os.path.exists(source):
+        raise SourceError(source, "is neither a file nor a directory")
+    else:
+        raise SourceError(source, "no such file or directory")
+
+
+def _walk(directory: str) -> Iterator[SourceEntry]:
+    for root, dirs, files in os.walk(directory, onerror=_raise_walk_error, followlinks=False):
+        dirs.sort()
+        for name in sorted(files):
+            path = os.path.join(root, name)
+            if os.path.isfile(path):
+                yield _local_entry(path, explicit=False)
+
+
+def _raise_walk_error(error: OSError) -> None:
+    raise SourceError(str(error.filename), f"cannot be listed ({error.strerror})")
+
+
+def _local_entry(path: str, *, explicit: bool) -> SourceEntry:
+    absolute = os.path.abspath(path)
+    stat = os.stat(absolute)
+    return SourceEntry(absolute, stat.st_size, str(stat.st_mtime_ns), classify(absolute, explicit=explicit))
+
+
+def read(entry: SourceEntry) -> bytes:
+    """The bytes of one local file (S3 objects are fetched by :mod:`trailsmith.ingestion.s3`)."""
+    with open(entry.uri, "rb") as handle:
+        return handle.read()

@@ -1,0 +1,50 @@
+"""The registry of service extractors: every service's :class:`ServiceSpec`, by eventSource host.
+
+Each module of this package declares ``SPECS`` for the services it knows; this module is the one place
+that gathers them (a host declared twice is an error), so adding a service is adding it to a module's
+``SPECS``, or a module here and to :data:`MODULES`.
+
+>>> specs()["s3"].fields[:2]
+('bucketName', 'key')
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+from trailsmith.policy.extract import data, infra, platform
+from trailsmith.policy.extract.base import ServiceSpec
+from trailsmith.policy.passrole import passrole_paths
+
+#: The extractor modules, each with its ``SPECS``.
+MODULES = (data, infra, platform)
+
+
+@functools.cache
+def specs() -> Mapping[str, ServiceSpec]:
+    """Every service's spec, by eventSource host (``s3``, ``monitoring``, ``ec2-instance-connect`` ...)."""
+    table: dict[str, ServiceSpec] = {}
+    for module in MODULES:
+        for host, spec in module.SPECS.items():
+            if host in table:
+                raise ValueError(f"extractor for {host} declared twice")
+            table[host] = spec
+    return table
+
+
+def request_paths(host: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """Every request field the SQL must pull for ``host``, the extractor's and the PassRole rules', each with
+    the event name prefixes that carry it (empty: every call of the service)."""
+    spec = specs().get(host)
+    paths: dict[str, tuple[str, ...] | None] = {}
+    for path in spec.fields if spec is not None else ():
+        paths[path] = tuple(spec.only.get(path, ())) if spec is not None else ()
+    for path, prefixes in passrole_paths(host).items():
+        known = paths.get(path)
+        paths[path] = (
+            prefixes
+            if path not in paths
+            else (() if not known else tuple(sorted(set(known) | set(prefixes))))
+        )
+    return tuple((path, prefixes or ()) for path, prefixes in paths.items())

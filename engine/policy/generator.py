@@ -1,0 +1,496 @@
+"""Least-privilege IAM policies from what principals really did, for one principal or all of them at once.
+
+>>> import trailsmith.policy.generator as policy
+>>> [p] = policy.generate("warehouse", ["arn:aws:iam::123456789012:role/app"])   # doctest: +SKIP
+>>> print(p.to_json())                                                           # doctest: +SKIP
+
+The work is split so that it scales: one SQL aggregation over the warehouse (``policy_usage``) returns a
+few thousand groups of identical calls; each group's IAM actions come from the checked event mapping
+(``trailsmith.actions.mapping``), its resources from the request (``policy_resources``), its passed roles from
+the request too (``policy_passrole``); then grants become merged, sorted, size-limited documents
+(``policy_document``). Which events count, and why the others do not, is decided here
+(:func:`classify`), and every decision is kept for ``--explain``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from trailsmith.actions.mapping import event_host, map_event
+from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
+from trailsmith.policy.document import Entry, build_documents, passrole_condition
+from trailsmith.policy.extract.base import Call, Known
+from trailsmith.policy.generalize import generalize
+from trailsmith.policy.model import (
+    DEFAULT_ATTACHED_POLICIES,
+    SAMPLES,
+    Evidence,
+    Exclusion,
+    ExclusionReason,
+    GroupMode,
+    PolicyDocument,
+    PolicyError,
+    PrincipalPolicy,
+    ResourceMode,
+    Statement,
+    merge_all,
+)
+from trailsmith.policy.passrole import PassedRole, passed_roles
+from trailsmith.policy.resources import Grant, grants_for
+from trailsmith.policy.source import UsageSource
+from trailsmith.policy.usage import Filters, Window, layout, parse_time
+
+__all__ = [
+    "Evidence",
+    "Exclusion",
+    "PolicyDocument",
+    "PolicyError",
+    "PrincipalPolicy",
+    "Statement",
+    "classify",
+    "generate",
+    "group_key",
+    "usage",
+    "usage_frame",
+]
+
+RESOURCE_MODES: tuple[str, ...] = ("exact", "generalize", "service")
+GROUP_MODES: tuple[str, ...] = ("role", "permission-set")
+
+#: Event types whose calls were authorised by the caller's policies.
+_API_TYPES = frozenset({"AwsApiCall", "AwsConsoleAction"})
+_SSO_ROLE = re.compile(
+    r"^arn:[^:]+:iam::\d+:role/aws-reserved/sso\.amazonaws\.com/(?:[^/]+/)?AWSReservedSSO_(.+)_[0-9a-f]{16}$"
+)
+
+
+def group_key(principal: str, group: GroupMode = "role") -> str:
+    """The policy a principal's calls go into: itself, or its IAM Identity Center permission set.
+
+    >>> sso = "arn:aws:iam::111122223333:role/aws-reserved/sso.amazonaws.com/"
+    >>> group_key(sso + "AWSReservedSSO_Admin_0123456789abcdef", "permission-set")
+    'permission-set/Admin'
+    """
+    if group == "permission-set":
+        match = _SSO_ROLE.match(principal)
+        if match:
+            return f"permission-set/{match.group(1)}"
+    return principal
+
+
+def classify(
+    event_type: str | None, outcome: str, source: str, name: str
+) -> tuple[ExclusionReason | None, str]:
+    """Whether a group of calls counts, and if not, why (reason, detail).
+
+    Counted: API calls (and console actions that map to IAM actions) that passed authorisation, including
+    those that failed afterwards (throttled, not found). Calls made for the principal by a service through
+    forward access sessions (``invokedBy`` set, the principal's own identity) count too: AWS checks the
+    principal's permissions for them (IAM User Guide, "Forward access sessions"). Calls by AWS services
+    under their own identity have no principal ARN and never get here.
+    """
+    if event_type == "AwsServiceEvent":
+        return "service-event", "an event AWS services record about themselves, not a call by the principal"
+    if event_type == "AwsConsoleSignIn":
+        return "sign-in", "a console sign-in, not an API call authorised by IAM"
+    if event_type is not None and event_type not in _API_TYPES:
+        # A record without eventType (some exports drop it) is taken as the API call it almost always is:
+        # leaving out a permission that was used would break the workload.
+        return "not-an-api-call", f"event type {event_type}"
+    mapping = map_event(source, name)
+    if outcome == "denied":
+        return "denied", ", ".join(mapping.actions) or mapping.reason
+    if outcome == "unauthenticated":
+        return "unauthenticated", "the request failed authentication before any authorisation"
+    if mapping.status == "no_permission":
+        return "no-permission", mapping.reason
+    if mapping.status == "unmapped":
+        return "unmapped", mapping.reason
+    return None, ""
+
+
+def _partition(arn: str) -> str:
+    parts = arn.split(":", 2)
+    return parts[1] if len(parts) > 2 and parts[1] else "aws"
+
+
+class _Accumulator:
+    """Everything derived for one policy (a principal or a permission set), order-independent."""
+
+    def __init__(self) -> None:
+        self.members: set[str] = set()
+        self.grants: dict[tuple[str, str, str, str], list[Evidence]] = defaultdict(list)
+        self.notes: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
+        self.excluded: dict[tuple[str, str, str, str], list[Evidence]] = defaultdict(list)
+        self.fallbacks: set[str] = set()
+        self.events = 0
+        self.invoked: dict[str, int] = defaultdict(int)
+
+    def grant(
+        self, action: str, resource: str, fmt: str, service: str, evidence: Evidence, note: str
+    ) -> None:
+        key = (action, resource, fmt, service)
+        self.grants[key].append(evidence)
+        if note:
+            self.notes[key].add(note)
+
+
+def _row_evidence(row: dict[str, Any]) -> Evidence:
+    samples = tuple(sorted({row["firstEventId"], row["lastEventId"]} - {None}))[:SAMPLES]
+    return Evidence(int(row["events"]), row["firstSeen"], row["lastSeen"], samples)
+
+
+def _call(row: dict[str, Any], known: Known) -> Call:
+    host = event_host(row["eventSource"] or "")
+    resources = tuple((r.get("ARN"), r.get("type"), r.get("ARNPrefix")) for r in row.get("resources") or ())
+    return Call(
+        source=host,
+        name=row["eventName"] or "",
+        partition=_partition(row["principalArn"]),
+        account=row["accountId"] or "",
+        region=row["awsRegion"] or "",
+        principal=row["principalArn"],
+        fields=layout().fields(host, row),
+        resources=resources,
+        ids=tuple(row.get("scannedIds") or ()),
+        known=known,
+    )
+
+
+def _accumulate(rows: Iterable[dict[str, Any]], known: Known, group: GroupMode) -> dict[str, _Accumulator]:
+    policies: dict[str, _Accumulator] = defaultdict(_Accumulator)
+    cache: dict[tuple[Any, ...], _Derived] = {}
+    for row in rows:
+        target = policies[group_key(row["principalArn"], group)]
+        target.members.add(row["principalArn"])
+        evidence = _row_evidence(row)
+        source, name = row["eventSource"] or "", row["eventName"] or ""
+        reason, detail = classify(row["eventType"], row["outcome"], source, name)
+        if reason is not None:
+            target.excluded[(reason, source, name, detail)].append(evidence)
+            continue
+        target.events += evidence.events
+        if row.get("invokedBy"):
+            target.invoked[row["invokedBy"]] += evidence.events
+        grants, passed = _derived(row, known, cache)
+        for grant in grants:
+            if grant.kind == "fallback":
+                target.fallbacks.add(grant.note)
+            target.grant(grant.action, grant.resource, grant.fmt, "", evidence, _note(grant))
+        for role in passed:
+            target.grant("iam:PassRole", role.role, "", role.service, evidence, role.note)
+    return policies
+
+
+_Derived = tuple[list[Grant], list[PassedRole]]
+
+
+def _derived(row: dict[str, Any], known: Known, cache: dict[tuple[Any, ...], _Derived]) -> _Derived:
+    """Grants and passed roles of one usage row; rows of different principals naming the same resources
+    share the work (the principal matters only to IAM calls on "the calling user")."""
+    call = _call(row, known)
+    key = (
+        call.source,
+        call.name,
+        call.partition,
+        call.account,
+        call.region,
+        call.principal if call.source == "iam" else "",
+        tuple(sorted(call.fields.items())),
+        call.resources,
+        call.ids,
+    )
+    found = cache.get(key)
+    if found is None:
+        mapping = map_event(row["eventSource"], row["eventName"])
+        grants = grants_for(call, mapping.actions)
+        if mapping.request_dependent:
+            # Which of the candidates a call needs depends on its request body, which CloudTrail does not
+            # keep; all of them are granted rather than a guess, and explain says so.
+            why = (
+                f"{row['eventName']} needs one or more of {', '.join(mapping.actions)} "
+                "depending on its request; "
+                "all are allowed"
+            )
+            grants = [replace(g, note="; ".join(filter(None, (g.note, why)))) for g in grants]
+        found = cache[key] = (grants, list(passed_roles(call, mapping.actions)))
+    return found
+
+
+def _note(grant: Grant) -> str:
+    if grant.kind in ("resource", "pattern", "any"):
+        # "any": the action has no resource-level permissions, which needs no note per statement
+        return "" if grant.kind == "any" and "depending on its request" not in grant.note else grant.note
+    return f"{grant.kind}: {grant.note}"
+
+
+def _entries(acc: _Accumulator, mode: ResourceMode) -> list[Entry]:
+    entries = [
+        Entry(
+            action,
+            resource,
+            merge_all(evidence),
+            passrole_condition(service) if service else (),
+            tuple(sorted(acc.notes[(action, resource, fmt, service)])),
+        )
+        for (action, resource, fmt, service), evidence in acc.grants.items()
+    ]
+    if mode == "exact":
+        return entries
+    if mode == "service":
+        return [
+            e
+            if e.conditions
+            else Entry(e.action, "*", e.evidence, (), e.notes + ("service mode: any resource",))
+            for e in entries
+        ]
+    return _generalized(acc, entries)
+
+
+def _generalized(acc: _Accumulator, entries: list[Entry]) -> list[Entry]:
+    from trailsmith.policy.arns import covers
+
+    formats = {(a, r): f for (a, r, f, s) in acc.grants if not s}
+    out = [e for e in entries if e.conditions]
+    by_action: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if not entry.conditions:
+            by_action[entry.action].append(entry)
+    for action, items in sorted(by_action.items()):
+        wider, rules = generalize((e.resource, formats.get((action, e.resource), "")) for e in items)
+        for entry in items:
+            target = next(
+                (w for w in wider if w == entry.resource or covers(w, entry.resource)), entry.resource
+            )
+            fired = tuple(
+                f"generalized: {r}"
+                for r in rules
+                if target != entry.resource and target.startswith(r.rsplit(" under ", 1)[-1])
+            )
+            out.append(Entry(action, target, entry.evidence, (), entry.notes + fired))
+    return out
+
+
+def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> PrincipalPolicy:
+    documents = build_documents(_entries(acc, mode))
+    notes: list[str] = []
+    if len(documents) > DEFAULT_ATTACHED_POLICIES:
+        notes.append(
+            f"{len(documents)} documents: more than the {DEFAULT_ATTACHED_POLICIES} managed policies a role "
+            "may have attached by default; consider --resources generalize"
+        )
+    if not documents:
+        notes.append("no authorised call that needs a permission in the window: no policy")
+    excluded = tuple(
+        Exclusion(reason, source, name, merge_all(evidence), detail)
+        for (reason, source, name, detail), evidence in sorted(acc.excluded.items())
+    )
+    return PrincipalPolicy(
+        principal=key,
+        members=tuple(sorted(acc.members)),
+        documents=documents,
+        excluded=excluded,
+        notes=tuple(notes),
+        events=acc.events,
+        resources_mode=mode,
+        window=(window.since, window.until),
+        fallbacks=tuple(sorted(acc.fallbacks)),
+        on_behalf_of=tuple(sorted(acc.invoked.items())),
+    )
+
+
+def policies_from_usage(
+    table: pa.Table,
+    known: Known,
+    *,
+    resources: ResourceMode = "exact",
+    group: GroupMode = "role",
+    window: Window | None = None,
+) -> list[PrincipalPolicy]:
+    """Policies from an aggregation (:func:`trailsmith.policy.usage.aggregate`), sorted by principal."""
+    accumulated = _accumulate(table.to_pylist(), known, group)
+    return [_finish(key, acc, resources, window or Window()) for key, acc in sorted(accumulated.items())]
+
+
+def _check(resources: str, group: str) -> None:
+    if resources not in RESOURCE_MODES:
+        raise PolicyError(
+            f"resources mode {resources!r} is unknown", hint=f"Use one of {', '.join(RESOURCE_MODES)}"
+        )
+    if group not in GROUP_MODES:
+        raise PolicyError(f"grouping {group!r} is unknown", hint=f"Use one of {', '.join(GROUP_MODES)}")
+
+
+def _resolve(requested: Sequence[str], known: list[str], group: GroupMode) -> tuple[str, ...]:
+    """Principal ARNs for the requested ARNs (or permission set names when grouping by permission set)."""
+    present = set(known)
+    out: list[str] = []
+    for item in requested:
+        if item in present:
+            out.append(item)
+            continue
+        name = item.removeprefix("permission-set/")
+        members = [
+            p for p in known if group == "permission-set" and group_key(p, group) == f"permission-set/{name}"
+        ]
+        if members:
+            out.extend(members)
+            continue
+        close = difflib.get_close_matches(item, known, n=1, cutoff=0.6)
+        hint = (
+            f"Did you mean {close[0]}?"
+            if close
+            else 'List the warehouse\'s principals: trailsmith sql "SELECT DISTINCT principalArn FROM events"'
+        )
+        raise PolicyError(f"principal {item} made no call in this warehouse", hint=hint)
+    return tuple(dict.fromkeys(out))
+
+
+def _filters(
+    source: UsageSource,
+    principals: Sequence[str] | None,
+    since: Any,
+    until: Any,
+    accounts: Sequence[str],
+    regions: Sequence[str],
+    group: GroupMode,
+) -> tuple[Filters, Known]:
+    holders = source.known_principals()
+    known = Known.from_arns(holders, source.instance_profile_roles())
+    chosen = _resolve(principals, holders, group) if principals else ()
+    window = Window(parse_time(since), parse_time(until, end=True))
+    if window.since and window.until and window.since >= window.until:
+        raise PolicyError("--since is not before --until", hint="Give a window that ends after it starts")
+    return Filters(chosen, window, tuple(accounts), tuple(regions)), known
+
+
+def generate(
+    warehouse: str | os.PathLike[str] | None = None,
+    principals: Sequence[str] | None = None,
+    *,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    accounts: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    resources: ResourceMode = "exact",
+    group: GroupMode = "role",
+    engine: Engine | str = Engine.duckdb,
+    spark_master: str = DEFAULT_MASTER,
+) -> list[PrincipalPolicy]:
+    """Least-privilege policies for ``principals`` (ARNs; every principal when None), sorted by principal.
+
+    ``since``/``until`` bound the window (dates, ISO times or ``7d``); ``accounts`` filters the principals'
+    accounts, ``regions`` the calls' regions; ``resources`` is ``exact``, ``generalize`` or ``service``;
+    ``group="permission-set"`` merges the IAM Identity Center roles of one permission set across accounts.
+    ``engine="spark"`` runs the aggregation on Spark (``spark_master``); the documents are built here.
+    """
+    _check(resources, group)
+    with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
+        filters, known = _filters(source, principals, since, until, accounts, regions, group)
+        table = source.aggregate(filters)
+    return policies_from_usage(table, known, resources=resources, group=group, window=filters.window)
+
+
+def usage(
+    warehouse: str | os.PathLike[str] | None = None,
+    principals: Sequence[str] | None = None,
+    *,
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    accounts: Sequence[str] = (),
+    regions: Sequence[str] = (),
+    engine: Engine | str = Engine.duckdb,
+    spark_master: str = DEFAULT_MASTER,
+) -> pa.Table:
+    """The usage behind the policies, one row per (principal, call, action, resource) with its evidence.
+
+    Columns: principalArn, eventSource, eventName, outcome, counted, reason, action, resource,
+    resourceKind, events, firstSeen, lastSeen, sampleEventIds. Excluded calls appear with ``counted``
+    false, their ``reason`` and no action. ``engine`` as for :func:`generate`.
+    """
+    with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
+        filters, known = _filters(source, principals, since, until, accounts, regions, "role")
+        table = source.aggregate(filters)
+    return _usage_rows(table, known)
+
+
+def _usage_rows(table: pa.Table, known: Known) -> pa.Table:
+    columns: dict[str, list[Any]] = defaultdict(list)
+
+    def add(row: dict[str, Any], evidence: Evidence, **values: Any) -> None:
+        for name in ("principalArn", "eventSource", "eventName", "outcome"):
+            columns[name].append(row[name])
+        for name, value in values.items():
+            columns[name].append(value)
+        columns["events"].append(evidence.events)
+        columns["firstSeen"].append(evidence.first_seen)
+        columns["lastSeen"].append(evidence.last_seen)
+        columns["sampleEventIds"].append(list(evidence.sample_event_ids))
+
+    for row in table.to_pylist():
+        evidence = _row_evidence(row)
+        reason, _ = classify(
+            row["eventType"], row["outcome"], row["eventSource"] or "", row["eventName"] or ""
+        )
+        if reason is not None:
+            add(row, evidence, counted=False, reason=reason, action=None, resource=None, resourceKind=None)
+            continue
+        call = _call(row, known)
+        actions = map_event(row["eventSource"], row["eventName"]).actions
+        for grant in grants_for(call, actions):
+            add(
+                row,
+                evidence,
+                counted=True,
+                reason=None,
+                action=grant.action,
+                resource=grant.resource,
+                resourceKind=grant.kind,
+            )
+        for passed in passed_roles(call, actions):
+            add(
+                row,
+                evidence,
+                counted=True,
+                reason=None,
+                action="iam:PassRole",
+                resource=passed.role,
+                resourceKind=f"passed to {passed.service}",
+            )
+    order = [
+        "principalArn",
+        "eventSource",
+        "eventName",
+        "outcome",
+        "counted",
+        "reason",
+        "action",
+        "resource",
+        "resourceKind",
+        "events",
+        "firstSeen",
+        "lastSeen",
+        "sampleEventIds",
+    ]
+    if not columns:
+        return pa.table({name: pa.array([], pa.string()) for name in order})
+    result = pa.table({name: columns[name] for name in order})
+    return result.sort_by([(name, "ascending") for name in order[:9] if name not in ("counted",)])
+
+
+def usage_frame(
+    warehouse: str | os.PathLike[str] | None = None, principals: Sequence[str] | None = None, **filters: Any
+) -> Any:
+    """:func:`usage` as a polars DataFrame, for notebooks."""
+    import polars as pl
+
+    return pl.from_arrow(usage(warehouse, principals, **filters))

@@ -1,0 +1,50 @@
+"""Where policy generation gets its usage rows: the queries it sends to an engine.
+
+The heavy aggregation (:func:`trailsmith.policy.usage.usage_sql`) and two small lookups run where the
+warehouse is read (DuckDB here, Spark in :mod:`trailsmith.spark.policy`); the few thousand rows they return
+become documents in this process, the same way for every engine.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING
+
+from trailsmith.policy.usage import Filters, aggregate, instance_profile_roles, known_principals
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+
+class UsageSource(abc.ABC):
+    """The queries policy generation sends to an engine: the heavy aggregation, and the two small lookups
+    that resolve principals and instance profiles."""
+
+    @abc.abstractmethod
+    def known_principals(self) -> list[str]:
+        """Every policy holder ARN in the warehouse, sorted."""
+
+    @abc.abstractmethod
+    def instance_profile_roles(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        """(account, instance profile name) -> role names, from successful AddRoleToInstanceProfile."""
+
+    @abc.abstractmethod
+    def aggregate(self, filters: Filters) -> pa.Table:
+        """The usage aggregation (:func:`trailsmith.policy.usage.usage_sql`) as an Arrow table."""
+
+
+class DuckDBUsage(UsageSource):
+    """The usage queries on a DuckDB connection of :func:`trailsmith.sql.db.connect`."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
+        self.connection = connection
+
+    def known_principals(self) -> list[str]:
+        return known_principals(self.connection)
+
+    def instance_profile_roles(self) -> dict[tuple[str, str], tuple[str, ...]]:
+        return instance_profile_roles(self.connection)
+
+    def aggregate(self, filters: Filters) -> pa.Table:
+        return aggregate(self.connection, filters)

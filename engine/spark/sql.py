@@ -1,0 +1,194 @@
+"""Read-side access on Spark: temp views of the latest snapshot, and one reading query as an Arrow table.
+
+The views are those of :mod:`trailsmith.sql.db`, over the same explicit file lists: ``events`` (the file
+columns, then ``eventDate`` typed DATE), ``quarantine`` and ``sources``, and the derived views ``actions``,
+``calls``, ``principals`` and ``resources_touched`` (:mod:`trailsmith.spark.views`). The derived views cost
+one pass over two columns of ``events`` (the distinct API calls, for ``actions``), so :func:`sql` creates
+them only for a query that names one of them.
+
+Parameters are written ``$name``, as on DuckDB, or ``:name``, Spark's own spelling (the translated saved
+queries use it); either way they are bound with ``spark.sql(text, args=...)``, never pasted into the text.
+
+Spark has no sandbox like the one :mod:`trailsmith.sql.sandbox` gives DuckDB: a SparkSession can do whatever
+the Python code holding it can. :func:`check_read_only` still refuses statements that write or change the
+session, so that ``trailsmith sql --engine spark`` means "read" as it does on DuckDB.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING, Any, Mapping
+
+import pyarrow as pa
+
+from trailsmith.warehouse import quarantine
+from trailsmith.errors import QueryError
+from trailsmith.spark.files import read_events, read_table
+from trailsmith.engines import DEFAULT_MASTER
+from trailsmith.spark.session import session
+from trailsmith.warehouse.schema import SOURCES_SCHEMA
+from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_HINT = "Queries are read-only: one SELECT (or WITH ... SELECT) over the warehouse's views"
+
+#: Words that only statements which write, or change the session, use; ``reflect``/``java_method`` call
+#: arbitrary JVM methods. Matched as whole words outside literals, quoted identifiers and comments.
+_FORBIDDEN = frozenset(
+    "INSERT CREATE DROP ALTER DELETE UPDATE MERGE TRUNCATE SET RESET CACHE UNCACHE REFRESH MSCK LOAD USE "
+    "CALL DECLARE EXECUTE ADD REPAIR GRANT REVOKE OVERWRITE DIRECTORY ANALYZE OPTIMIZE VACUUM COPY BEGIN "
+    "REFLECT JAVA_METHOD TRY_REFLECT".split()
+)
+_FIRST = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE", "("})
+# literals, quoted identifiers and comments (skipped), then words, $parameters, :parameters (not the
+# second half of a :: cast), ; and (
+_TOKEN = re.compile(
+    r"""(?P<skip>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/)"""
+    r"""|\$(?P<param>[A-Za-z_][A-Za-z0-9_]*)|(?<![:\w]):(?P<colon>[A-Za-z_][A-Za-z0-9_]*)"""
+    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<other>[;(])""",
+    re.DOTALL,
+)
+
+
+def attach_views(
+    spark: SparkSession, warehouse: Warehouse, snapshot: Snapshot | None = None, *, derived: bool = True
+) -> None:
+    """Create (or replace) the temp views ``events``, ``quarantine`` and ``sources`` of ``snapshot``, and
+    with ``derived`` the views of :mod:`trailsmith.spark.views` over them."""
+
+    snapshot = snapshot if snapshot is not None else warehouse.snapshot()
+    read_events(spark, warehouse, snapshot.files).createOrReplaceTempView("events")
+    read_table(spark, warehouse, snapshot.quarantine, quarantine.SCHEMA).createOrReplaceTempView("quarantine")
+    read_table(spark, warehouse, snapshot.sources, SOURCES_SCHEMA).createOrReplaceTempView("sources")
+    if derived:
+        from trailsmith.spark.views import attach_derived
+
+        # the files a snapshot lists never change, so they identify what the derived views are built from
+        attach_derived(spark, (str(warehouse.root.absolute()), tuple(f.path for f in snapshot.files)))
+
+
+def names_derived(sql: str) -> bool:
+    """Whether ``sql`` reads one of the derived views, so that only such a query pays for creating them.
+
+    The tables come from sqlglot's parse; SQL it cannot parse is taken to read them when it names one
+    anywhere outside literals and comments (an alias ``AS calls`` then costs a needless pass, no error).
+
+    >>> names_derived("SELECT count(*) AS calls FROM events"), names_derived("SELECT 1 FROM Calls")
+    (False, True)
+    """
+    from trailsmith.spark.views import NAMES
+
+    words = {word.lower() for word in _scan(sql)[1]}
+    try:
+        import sqlglot
+        from sqlglot import exp
+    except ImportError:
+        return bool(words & set(NAMES))
+    try:
+        tables = {table.name.lower() for table in sqlglot.parse_one(sql, read="spark").find_all(exp.Table)}
+    except sqlglot.errors.SqlglotError:
+        tables = words
+    return bool(tables & set(NAMES))
+
+
+def check_read_only(sql: str, params: Mapping[str, Any] | None = None) -> str:
+    """``sql`` with DuckDB-style ``$name`` parameters as Spark's ``:name``; :class:`QueryError` if it writes.
+
+    >>> check_read_only("SELECT eventName FROM events WHERE eventDate >= $start", {"start": "2024-08-01"})
+    'SELECT eventName FROM events WHERE eventDate >= :start'
+    >>> check_read_only("INSERT OVERWRITE DIRECTORY '/tmp/x' SELECT 1")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    trailsmith.errors.QueryError: INSERT statements are not allowed. Queries are read-only: ...
+    """
+    text, words, named = _scan(sql)
+    if not words:
+        raise QueryError("the query is empty", hint=_HINT)
+    bad = next((word for word in words if word in _FORBIDDEN), None)
+    if bad is not None or words[0] not in _FIRST:
+        raise QueryError(f"{bad or words[0]} statements are not allowed", hint=_HINT)
+    _check_params(named, params or {})
+    return text
+
+
+def _scan(sql: str) -> tuple[str, list[str], set[str]]:
+    """(``sql`` with ``$name`` as ``:name``, its words upper-cased, its parameter names)."""
+    out: list[str] = []
+    words: list[str] = []
+    named: set[str] = set()
+    end = 0
+    for match in _TOKEN.finditer(sql):
+        if match.group("param"):
+            named.add(match.group("param"))
+            out.append(sql[end : match.start()] + ":" + match.group("param"))
+            end = match.end()
+        elif match.group("colon"):
+            named.add(match.group("colon"))
+        elif match.group("word") or match.group("other"):
+            token = (match.group("word") or match.group("other")).upper()
+            if token == ";" and sql[match.end() :].strip(" \t\r\n;"):
+                raise QueryError("only one statement may run", hint=_HINT)
+            if token != ";":
+                words.append(token)
+    return "".join(out) + sql[end:], words, named
+
+
+def _check_params(wanted: set[str], given: Mapping[str, Any]) -> None:
+    missing = sorted(wanted - set(given))
+    if missing:
+        names = ", ".join(f"${name}" for name in missing)
+        raise QueryError(f"no value for {names}", hint="Give it one (--param NAME=VALUE on the command line)")
+    unused = sorted(set(given) - wanted)
+    if unused:
+        hint = "Refer to it as $name in the SQL, or drop it"
+        raise QueryError(f"the query has no parameter {', '.join(unused)}", hint=hint)
+
+
+def sql(
+    query: str,
+    warehouse: str | os.PathLike[str] | None = None,
+    params: Mapping[str, Any] | None = None,
+    *,
+    master: str = DEFAULT_MASTER,
+    spark: SparkSession | None = None,
+) -> pa.Table:
+    """Run one reading ``query`` (Spark SQL) over the warehouse's views on Spark; the result as Arrow.
+
+    ``$name`` (or ``:name``) parameters are bound from ``params`` as on DuckDB, never pasted into the text.
+
+    >>> sql("SELECT eventName, count(*) AS calls FROM events GROUP BY eventName", "wh")  # doctest: +SKIP
+    """
+    target = Warehouse(warehouse if warehouse is not None else default_path())
+    target.require()
+    text = check_read_only(query, params)
+    spark = spark if spark is not None else session(master)
+    attach_views(spark, target, derived=names_derived(text))
+    return run(spark, text, params)
+
+
+def run(spark: SparkSession, text: str, params: Mapping[str, Any] | None = None) -> pa.Table:
+    """Run Spark SQL ``text`` (``:name`` parameters) over views already attached; errors as one line.
+
+    For SQL trailsmith wrote itself (translated saved queries, the policy aggregation); anything else goes
+    through :func:`sql`, which checks it first.
+    """
+    from pyspark.errors import PySparkException
+
+    _check_bindable(params or {})
+    try:
+        table = spark.sql(text, args=dict(params) if params else None).toArrow()
+    except PySparkException as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise QueryError(first) from None
+    # Spark marks counts and some expressions NOT NULL, DuckDB marks nothing: the same schema either way
+    return table.cast(pa.schema([field.with_nullable(True) for field in table.schema]))
+
+
+def _check_bindable(params: Mapping[str, Any]) -> None:
+    """Spark binds parameters as literals, and a list literal cannot hold a NULL: say so, in one line."""
+    for name, value in params.items():
+        if isinstance(value, (list, tuple)) and any(item is None for item in value):
+            problem = f"parameter {name}: a list with NULL elements cannot be bound on Spark"
+            raise QueryError(problem, hint="Leave the NULLs out")

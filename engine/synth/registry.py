@@ -1,0 +1,28 @@
+"""The registry of event templates: every ``events_*`` module's ``TEMPLATES``, by key.
+
+>>> templates()["s3.GetObject"].name
+'GetObject'
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Mapping
+
+from trailsmith.synth import events_compute, events_data, events_identity, events_ops, events_s3
+from trailsmith.synth.catalog import Template
+
+#: The template modules, each with its ``TEMPLATES``.
+MODULES = (events_s3, events_compute, events_data, events_identity, events_ops)
+
+
+@functools.lru_cache(maxsize=1)
+def templates() -> Mapping[str, Template]:
+    """Every template, by key (built on first use, not at import)."""
+    table: dict[str, Template] = {}
+    for module in MODULES:
+        for template in module.TEMPLATES:
+            if template.key in table:
+                raise ValueError(f"template {template.key} is declared twice")
+            table[template.key] = template
+    return table
