@@ -40,13 +40,20 @@ class Scale:
 SCALES = {
     "quick": Scale("quick", 2_000, 2_000, 2_000, (1_000, 4_000, 16_000), 1),
     "standard": Scale("standard", 1_000_000, 1_000_000, 1_000_000, (250_000, 1_000_000, 4_000_000), 3),
-    "full": Scale("full", 1_000_000, 10_000_000, 10_000_000, (1_000_000, 4_000_000, 16_000_000), 3, full=True),
+    "full": Scale(
+        "full", 1_000_000, 10_000_000, 10_000_000, (1_000_000, 4_000_000, 16_000_000), 3, full=True
+    ),
 }
 
 #: The full run's archive: 10 accounts x 5 regions x 7 days of 5-minute files = 100,800 log files; at about
 #: 1.7 KB per event, 15 million events are 25 GB of JSON.
-FULL_ARCHIVE = dict(accounts=10, regions=("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"),
-                    days=7, file_minutes=5, events=15_000_000)
+FULL_ARCHIVE = dict(
+    accounts=10,
+    regions=("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"),
+    days=7,
+    file_minutes=5,
+    events=15_000_000,
+)
 
 END_TO_END = """
 import json, sys, time
@@ -64,9 +71,19 @@ if __name__ == "__main__":
 """
 
 
-def record(benchmark: str, scale: str, name: str, *, events: int, input_mb: float, seconds: float,
-           peak_rss_mb: float | None, baseline: str | None = None, ratio: float | None = None,
-           **extra: Any) -> dict[str, Any]:
+def record(
+    benchmark: str,
+    scale: str,
+    name: str,
+    *,
+    events: int,
+    input_mb: float,
+    seconds: float,
+    peak_rss_mb: float | None,
+    baseline: str | None = None,
+    ratio: float | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """One measurement, in the shape every record of results.json has.
 
     ``ratio`` is always the baseline's time over this row's time for the same work (for scaling, per
@@ -93,9 +110,21 @@ def run_ingest(scale: Scale) -> list[dict[str, Any]]:
     out = []
     for row in rows:
         extra = {k: v for k, v in row.items() if k.startswith("ratio_")}
-        out.append(record("ingest", scale.name, row["name"], events=row["events"], input_mb=row["input_mb"],
-                          seconds=row["seconds"], peak_rss_mb=row["peak_rss_mb"], baseline=row.get("baseline"),
-                          ratio=row.get("ratio"), files=row["files"], **extra))
+        out.append(
+            record(
+                "ingest",
+                scale.name,
+                row["name"],
+                events=row["events"],
+                input_mb=row["input_mb"],
+                seconds=row["seconds"],
+                peak_rss_mb=row["peak_rss_mb"],
+                baseline=row.get("baseline"),
+                ratio=row.get("ratio"),
+                files=row["files"],
+                **extra,
+            )
+        )
     return out
 
 
@@ -103,26 +132,61 @@ def run_usage(scale: Scale) -> list[dict[str, Any]]:
     result = usage_bench.main(["--events", str(scale.usage_events), "--json", str(WORK / "usage-last.json")])
     events, mb = result["events"], result["gzip_bytes"] / 1e6
     return [
-        record("usage", scale.name, "usage query over raw .json.gz (DuckDB read_json)", events=events, input_mb=mb,
-               seconds=result["raw_seconds"], peak_rss_mb=result["raw_peak_rss_mb"]),
-        record("usage", scale.name, "usage query over the warehouse", events=events, input_mb=mb,
-               seconds=result["warehouse_seconds"], peak_rss_mb=result["warehouse_peak_rss_mb"],
-               baseline="usage query over raw .json.gz (DuckDB read_json)", ratio=result["ratio"],
-               same_answer=result["same_answer"], ingest_seconds=result["ingest_seconds"]),
+        record(
+            "usage",
+            scale.name,
+            "usage query over raw .json.gz (DuckDB read_json)",
+            events=events,
+            input_mb=mb,
+            seconds=result["raw_seconds"],
+            peak_rss_mb=result["raw_peak_rss_mb"],
+        ),
+        record(
+            "usage",
+            scale.name,
+            "usage query over the warehouse",
+            events=events,
+            input_mb=mb,
+            seconds=result["warehouse_seconds"],
+            peak_rss_mb=result["warehouse_peak_rss_mb"],
+            baseline="usage query over raw .json.gz (DuckDB read_json)",
+            ratio=result["ratio"],
+            same_answer=result["same_answer"],
+            ingest_seconds=result["ingest_seconds"],
+        ),
     ]
 
 
 def run_policy(scale: Scale) -> list[dict[str, Any]]:
-    result = policy_bench.main(["--events", str(scale.policy_events), "--repeat", str(scale.repeat),
-                                "--json", str(WORK / "policy-last.json")])
+    result = policy_bench.main(
+        [
+            "--events",
+            str(scale.policy_events),
+            "--repeat",
+            str(scale.repeat),
+            "--json",
+            str(WORK / "policy-last.json"),
+        ]
+    )
     events = result["events"]
     rows = []
     for run in result["runs"]:
-        rows.append(record("policy", scale.name, run["run"], events=events, input_mb=0.0, seconds=run["seconds"],
-                           peak_rss_mb=run["peak_rss_mb"], principals=run["principals"],
-                           seconds_per_million_events=run["seconds_per_million_events"],
-                           ms_per_principal=run["ms_per_principal"], phases=run["phases"],
-                           documents=run["documents"]))
+        rows.append(
+            record(
+                "policy",
+                scale.name,
+                run["run"],
+                events=events,
+                input_mb=0.0,
+                seconds=run["seconds"],
+                peak_rss_mb=run["peak_rss_mb"],
+                principals=run["principals"],
+                seconds_per_million_events=run["seconds_per_million_events"],
+                ms_per_principal=run["ms_per_principal"],
+                phases=run["phases"],
+                documents=run["documents"],
+            )
+        )
     return rows
 
 
@@ -133,10 +197,22 @@ def run_scaling(scale: Scale) -> list[dict[str, Any]]:
     for events in scale.scaling:
         path, totals = archive("scaling", events=events, file_minutes=15, **ARCHIVE)
         warm(path)
-        run = ingest_bench.in_tmp(f"ingest {events // smallest}x", ingest_bench.INGEST, str(path), "{out}/wh", "2")
-        rows.append(record("scaling", scale.name, f"ingest, 2 workers, {events // smallest}x events",
-                           events=run.result["events_read"], input_mb=totals["json_bytes"] / 1e6, seconds=run.seconds,
-                           peak_rss_mb=run.peak_rss_mb, multiple=events // smallest, files=run.result["files"]))
+        run = ingest_bench.in_tmp(
+            f"ingest {events // smallest}x", ingest_bench.INGEST, str(path), "{out}/wh", "2"
+        )
+        rows.append(
+            record(
+                "scaling",
+                scale.name,
+                f"ingest, 2 workers, {events // smallest}x events",
+                events=run.result["events_read"],
+                input_mb=totals["json_bytes"] / 1e6,
+                seconds=run.seconds,
+                peak_rss_mb=run.peak_rss_mb,
+                multiple=events // smallest,
+                files=run.result["files"],
+            )
+        )
     base = rows[0]
     for row in rows[1:]:
         row["baseline"] = base["name"]
@@ -157,55 +233,123 @@ def run_full(scale: Scale) -> list[dict[str, Any]]:
     run = ingest_bench.in_tmp("end to end", END_TO_END, str(path), "{out}/wh")
     result = run.result
     return [
-        record("full", scale.name, floor.name, events=floor.result["events_read"], input_mb=mb, seconds=floor.seconds,
-               peak_rss_mb=floor.peak_rss_mb, files=floor.result["files"]),
-        record("full", scale.name, "ingest, 2 workers (100,000+ files)", events=result["events_read"], input_mb=mb,
-               seconds=result["ingest"], peak_rss_mb=run.peak_rss_mb, files=result["files"], baseline=floor.name,
-               ratio=round(floor.seconds / result["ingest"], 3)),
-        record("full", scale.name, "policies for every principal", events=result["events_new"], input_mb=mb,
-               seconds=result["policy"], peak_rss_mb=run.peak_rss_mb, principals=result["principals"],
-               documents=result["documents"]),
-        record("full", scale.name, "end to end: archive to policies", events=result["events_read"], input_mb=mb,
-               seconds=result["seconds"], peak_rss_mb=run.peak_rss_mb, files=result["files"]),
+        record(
+            "full",
+            scale.name,
+            floor.name,
+            events=floor.result["events_read"],
+            input_mb=mb,
+            seconds=floor.seconds,
+            peak_rss_mb=floor.peak_rss_mb,
+            files=floor.result["files"],
+        ),
+        record(
+            "full",
+            scale.name,
+            "ingest, 2 workers (100,000+ files)",
+            events=result["events_read"],
+            input_mb=mb,
+            seconds=result["ingest"],
+            peak_rss_mb=run.peak_rss_mb,
+            files=result["files"],
+            baseline=floor.name,
+            ratio=round(floor.seconds / result["ingest"], 3),
+        ),
+        record(
+            "full",
+            scale.name,
+            "policies for every principal",
+            events=result["events_new"],
+            input_mb=mb,
+            seconds=result["policy"],
+            peak_rss_mb=run.peak_rss_mb,
+            principals=result["principals"],
+            documents=result["documents"],
+        ),
+        record(
+            "full",
+            scale.name,
+            "end to end: archive to policies",
+            events=result["events_read"],
+            input_mb=mb,
+            seconds=result["seconds"],
+            peak_rss_mb=run.peak_rss_mb,
+            files=result["files"],
+        ),
     ]
 
 
 def run_engines(scale: Scale) -> list[dict[str, Any]]:
     from benchmarks import engines as engines_bench
 
-    result = engines_bench.main(["--events", str(scale.ingest_events), "--json", str(WORK / "engines-last.json")])
+    result = engines_bench.main(
+        ["--events", str(scale.ingest_events), "--json", str(WORK / "engines-last.json")]
+    )
     rows = []
     for row in result["rows"]:
         # engines.py's ratio is Spark's time over DuckDB's; here every ratio is the baseline's over the row's
         ratio = round(1 / row["ratio"], 3) if row.get("ratio") else None
-        extra = {k: row[k] for k in ("engine", "first_seconds", "startup_seconds", "same_results_as_duckdb") if k in row}
-        rows.append(record("engines", scale.name, row["name"], events=row.get("events", 0),
-                           input_mb=row.get("input_mb", 0.0), seconds=row["seconds"], peak_rss_mb=row.get("peak_rss_mb"),
-                           baseline=row.get("baseline"), ratio=ratio, **extra))
+        extra = {
+            k: row[k]
+            for k in ("engine", "first_seconds", "startup_seconds", "same_results_as_duckdb")
+            if k in row
+        }
+        rows.append(
+            record(
+                "engines",
+                scale.name,
+                row["name"],
+                events=row.get("events", 0),
+                input_mb=row.get("input_mb", 0.0),
+                seconds=row["seconds"],
+                peak_rss_mb=row.get("peak_rss_mb"),
+                baseline=row.get("baseline"),
+                ratio=ratio,
+                **extra,
+            )
+        )
     return rows
 
 
-SUITES = {"full": run_full, "ingest": run_ingest, "usage": run_usage, "policy": run_policy, "scaling": run_scaling,
-          "engines": run_engines}
+SUITES = {
+    "full": run_full,
+    "ingest": run_ingest,
+    "usage": run_usage,
+    "policy": run_policy,
+    "scaling": run_scaling,
+    "engines": run_engines,
+}
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="the quick scale (about a minute, for CI)")
     parser.add_argument("--scale", choices=sorted(SCALES), help="quick, standard (default) or full")
     parser.add_argument("--out", type=Path, help="where results.json, report.md and charts go")
-    parser.add_argument("--spark", action="store_true", help="also compare the Spark engine (needs trailsmith[spark])")
-    parser.add_argument("--only", action="append", choices=sorted(SUITES), metavar="SUITE",
-                        help="run only this suite (repeatable: " + ", ".join(sorted(SUITES)) + "); its records "
-                        "replace that suite's in an existing results.json in --out, the others are kept")
+    parser.add_argument(
+        "--spark", action="store_true", help="also compare the Spark engine (needs trailsmith[spark])"
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=sorted(SUITES),
+        metavar="SUITE",
+        help="run only this suite (repeatable: " + ", ".join(sorted(SUITES)) + "); its records "
+        "replace that suite's in an existing results.json in --out, the others are kept",
+    )
     args = parser.parse_args(argv)
     scale = SCALES["quick" if args.quick else (args.scale or "standard")]
     out = args.out or Path(__file__).resolve().parent / "results" / scale.name
     out.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
     # the full run first: it is what that scale is for, and the longest to redo
-    names = (["full"] if scale.full else []) + ["ingest", "usage", "policy", "scaling"] + (["engines"] if args.spark else [])
+    names = (
+        (["full"] if scale.full else [])
+        + ["ingest", "usage", "policy", "scaling"]
+        + (["engines"] if args.spark else [])
+    )
     records: list[dict[str, Any]] = []
     if args.only:
         names = [name for name in SUITES if name in args.only]
@@ -216,13 +360,18 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     try:
         for suite in suites:
             records.extend(suite(scale))
-            (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")  # keep what is done so far
+            (out / "results.json").write_text(
+                json.dumps(records, indent=2) + "\n"
+            )  # keep what is done so far
     finally:
         # a suite that fails still raises, after the report of what was measured before it is written
         order = {name: position for position, name in enumerate(SUITES)}
         records.sort(key=lambda r: order.get(r["benchmark"], len(order)))
-        about = machine() | {"scale": scale.name, "wall_seconds": round(time.perf_counter() - began, 1),
-                             "suites": names if args.only else None}
+        about = machine() | {
+            "scale": scale.name,
+            "wall_seconds": round(time.perf_counter() - began, 1),
+            "suites": names if args.only else None,
+        }
         (out / "results.json").write_text(json.dumps(records, indent=2) + "\n")
         write_report(out, records, about)
     print(f"wrote {len(records)} measurements to {out / 'results.json'} and {out / 'report.md'}")

@@ -82,7 +82,10 @@ def run_python(name: str, code: str, *args: str, timeout: float = 7200) -> Run:
     """Run ``code`` (which prints one JSON object last) in a fresh interpreter; time it and its memory."""
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parents[1],
     )
     peak = 0

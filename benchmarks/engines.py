@@ -105,14 +105,21 @@ def _ingest_rows(name: str, path: Path, json_bytes: int, target: Path, master: s
     for engine, code, extra in (("duckdb", DUCKDB_INGEST, ()), ("spark", SPARK_INGEST, (master,))):
         run = run_python(f"{name}: ingest on {engine}", code, str(path), str(target / engine), *extra)
         events = run.result["events_read"]
-        rows.append({
-            "name": run.name, "engine": engine, "events": events, "events_new": run.result["events_new"],
-            "files": run.result["files"], "input_mb": round(json_bytes / 1e6, 1), "seconds": round(run.seconds, 2),
-            "startup_seconds": round(run.result["startup_seconds"], 2),
-            "events_per_s": round(events / run.seconds),
-            "events_per_s_after_startup": round(events / (run.seconds - run.result["startup_seconds"])),
-            "peak_rss_mb": round(run.peak_rss_mb),
-        })
+        rows.append(
+            {
+                "name": run.name,
+                "engine": engine,
+                "events": events,
+                "events_new": run.result["events_new"],
+                "files": run.result["files"],
+                "input_mb": round(json_bytes / 1e6, 1),
+                "seconds": round(run.seconds, 2),
+                "startup_seconds": round(run.result["startup_seconds"], 2),
+                "events_per_s": round(events / run.seconds),
+                "events_per_s_after_startup": round(events / (run.seconds - run.result["startup_seconds"])),
+                "peak_rss_mb": round(run.peak_rss_mb),
+            }
+        )
     return rows
 
 
@@ -121,20 +128,36 @@ def _read_rows(name: str, warehouse: Path, events: int, master: str) -> list[dic
     digests: dict[str, dict[str, str]] = {}
     for engine in ("duckdb", "spark"):
         run = run_python(
-            f"{name}: read side on {engine}", READ_SIDE, engine, str(warehouse), master, json.dumps(QUERIES),
+            f"{name}: read side on {engine}",
+            READ_SIDE,
+            engine,
+            str(warehouse),
+            master,
+            json.dumps(QUERIES),
             json.dumps(SAVED),
         )
         digests[engine] = {job: r["digest"] for job, r in run.result["jobs"].items()}
-        rows.append({
-            "name": f"{name}: start-up on {engine}", "engine": engine, "events": 0,
-            "seconds": round(run.result["startup_seconds"], 2), "peak_rss_mb": round(run.peak_rss_mb),
-        })
+        rows.append(
+            {
+                "name": f"{name}: start-up on {engine}",
+                "engine": engine,
+                "events": 0,
+                "seconds": round(run.result["startup_seconds"], 2),
+                "peak_rss_mb": round(run.peak_rss_mb),
+            }
+        )
         for job, result in run.result["jobs"].items():
-            rows.append({
-                "name": f"{name}: {job} on {engine}", "engine": engine, "events": events,
-                "seconds": round(result["best"], 3), "first_seconds": round(result["first"], 3),
-                "rows": result["rows"], "peak_rss_mb": round(run.peak_rss_mb),
-            })
+            rows.append(
+                {
+                    "name": f"{name}: {job} on {engine}",
+                    "engine": engine,
+                    "events": events,
+                    "seconds": round(result["best"], 3),
+                    "first_seconds": round(result["first"], 3),
+                    "rows": result["rows"],
+                    "peak_rss_mb": round(run.peak_rss_mb),
+                }
+            )
     for row in rows:
         if row["engine"] == "spark":
             base = next(r for r in rows if r["name"] == row["name"].replace(" on spark", " on duckdb"))
@@ -162,14 +185,29 @@ def measure(name: str, path: Path, json_bytes: int, master: str) -> list[dict[st
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000, help="events per archive (default 1,000,000)")
-    parser.add_argument("--master", default="local[2]", help="Spark master (default local[2]: the 2 cores here)")
-    parser.add_argument("--small-files", action="store_true", help="also the archive of many small 5-minute files")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--events", type=int, default=1_000_000, help="events per archive (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--master", default="local[2]", help="Spark master (default local[2]: the 2 cores here)"
+    )
+    parser.add_argument(
+        "--small-files", action="store_true", help="also the archive of many small 5-minute files"
+    )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    common = dict(events=args.events, accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7)
-    results: dict[str, Any] = {"benchmark": "engines", "events": args.events, "master": args.master, "rows": []}
+    common = dict(
+        events=args.events, accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7
+    )
+    results: dict[str, Any] = {
+        "benchmark": "engines",
+        "events": args.events,
+        "master": args.master,
+        "rows": [],
+    }
     layouts = [("few large files", 1440)] + ([("many small files", 5)] if args.small_files else [])
     for name, minutes in layouts:
         path, totals = archive(f"ingest-{minutes}m", file_minutes=minutes, **common)

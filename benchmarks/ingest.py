@@ -58,7 +58,7 @@ if __name__ == "__main__":
     print(json.dumps({"seconds": time.perf_counter() - began, "events_read": events, "files": len(files)}))
 """
 
-DUCKDB = '''
+DUCKDB = """
 import glob, json, sys, time
 import duckdb
 ISSUER = "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, userName VARCHAR)"
@@ -85,7 +85,7 @@ connection.execute(
 seconds = time.perf_counter() - began
 events = connection.execute("SELECT count(*) FROM read_parquet('" + sys.argv[2] + "')").fetchone()[0]
 print(json.dumps({"seconds": seconds, "events_read": events, "files": len(files)}))
-'''
+"""
 
 INGEST = """
 import json, sys, time
@@ -107,7 +107,9 @@ def in_tmp(name: str, code: str, *args: str) -> Run:
         shutil.rmtree(target, ignore_errors=True)
 
 
-def measure(name: str, path: Path, json_bytes: int, largest_json: int, repeat: int = 1) -> list[dict[str, Any]]:
+def measure(
+    name: str, path: Path, json_bytes: int, largest_json: int, repeat: int = 1
+) -> list[dict[str, Any]]:
     """Every run of one archive, each the fastest of ``repeat`` (taken in turns, so that a noisy minute
     slows one round of every contender rather than all the runs of one); the rows carry their ratios."""
     warm(path)
@@ -116,13 +118,19 @@ def measure(name: str, path: Path, json_bytes: int, largest_json: int, repeat: i
         "floor": lambda: run_python(f"{name}: gunzip+orjson.loads", FLOOR, str(path)),
         **{
             f"duckdb {t}": lambda t=t: in_tmp(
-                f"{name}: duckdb read_json -> parquet, {t} thread(s)", DUCKDB, str(path), "{out}/out.parquet", str(t),
+                f"{name}: duckdb read_json -> parquet, {t} thread(s)",
+                DUCKDB,
+                str(path),
+                "{out}/out.parquet",
+                str(t),
                 object_size,
             )
             for t in (1, 2)
         },
         **{
-            f"ours {w}": lambda w=w: in_tmp(f"{name}: trailsmith ingest, {w} worker(s)", INGEST, str(path), "{out}/wh", str(w))
+            f"ours {w}": lambda w=w: in_tmp(
+                f"{name}: trailsmith ingest, {w} worker(s)", INGEST, str(path), "{out}/wh", str(w)
+            )
             for w in (1, 2)
         },
     }
@@ -133,13 +141,19 @@ def measure(name: str, path: Path, json_bytes: int, largest_json: int, repeat: i
     floor = fastest(runs["floor"])
     duck = {t: fastest(runs[f"duckdb {t}"]) for t in (1, 2)}
     ours = {w: fastest(runs[f"ours {w}"]) for w in (1, 2)}
-    rows = [_row(floor, json_bytes), *(_row(duck[t], json_bytes) for t in (1, 2)), *(_row(ours[w], json_bytes) for w in (1, 2))]
+    rows = [
+        _row(floor, json_bytes),
+        *(_row(duck[t], json_bytes) for t in (1, 2)),
+        *(_row(ours[w], json_bytes) for w in (1, 2)),
+    ]
     rows[3].update(
-        baseline=floor.name, ratio=round(floor.seconds / ours[1].seconds, 3),
+        baseline=floor.name,
+        ratio=round(floor.seconds / ours[1].seconds, 3),
         ratio_duckdb_1_thread=round(duck[1].seconds / ours[1].seconds, 3),
     )
     rows[4].update(
-        baseline=ours[1].name, ratio=round(ours[1].seconds / ours[2].seconds, 3),
+        baseline=ours[1].name,
+        ratio=round(ours[1].seconds / ours[2].seconds, 3),
         ratio_duckdb_2_threads=round(duck[2].seconds / ours[2].seconds, 3),
     )
     return rows
@@ -178,14 +192,26 @@ def run(events: int, repeat: int = 1) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000, help="events per archive (default 1,000,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="runs per measurement, taken in turns; the fastest counts (default 3)"
+        "--events", type=int, default=1_000_000, help="events per archive (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=3,
+        help="runs per measurement, taken in turns; the fastest counts (default 3)",
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    results = {"benchmark": "ingest", "events": args.events, "repeat": args.repeat, "rows": run(args.events, args.repeat)}
+    results = {
+        "benchmark": "ingest",
+        "events": args.events,
+        "repeat": args.repeat,
+        "rows": run(args.events, args.repeat),
+    }
     write_json(args.json, results)
     return results
 

@@ -84,8 +84,8 @@ def warehouse_for(path: Path) -> tuple[Path, float | None]:
 
 def _layout() -> str:
     """What the warehouse files look like with this code: a kept warehouse is reused only if it matches."""
-    from trailsmith.warehouse.schema import EVENTS_SCHEMA
     from trailsmith.ingestion.worker import ROW_GROUP_ROWS, TARGET_ROWS
+    from trailsmith.warehouse.schema import EVENTS_SCHEMA
 
     schema = hashlib.sha256(str(EVENTS_SCHEMA).encode()).hexdigest()[:12]
     return f"row groups {ROW_GROUP_ROWS}, files {TARGET_ROWS}, schema {schema}"

@@ -18,7 +18,17 @@ TITLES = {
     "engines": "Engines: DuckDB against Spark (local)",
     "full": "The full run: past the hosted generator's per-run limits",
 }
-COLUMNS = ("name", "events", "input_mb", "seconds", "events_per_s", "mb_per_s", "peak_rss_mb", "ratio", "baseline")
+COLUMNS = (
+    "name",
+    "events",
+    "input_mb",
+    "seconds",
+    "events_per_s",
+    "mb_per_s",
+    "peak_rss_mb",
+    "ratio",
+    "baseline",
+)
 
 
 def machine() -> dict[str, Any]:
@@ -32,7 +42,9 @@ def machine() -> dict[str, Any]:
     cpu = ""
     try:
         with open("/proc/cpuinfo") as handle:
-            cpu = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), "")
+            cpu = next(
+                (line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), ""
+            )
     except OSError:
         pass
     versions = {}
@@ -41,9 +53,11 @@ def machine() -> dict[str, Any]:
             from importlib.metadata import version
 
             versions[package] = version(package)
-        except Exception:  # noqa: BLE001 - a missing package is reported as such
+        except Exception:
             versions[package] = "not installed"
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    )
     return {
         "cpus": os.cpu_count(),
         "cpu": cpu,
@@ -94,7 +108,11 @@ def write_report(out: Path, records: list[dict[str, Any]], about: dict[str, Any]
         f"Machine: {about['cpus']} CPUs ({about['cpu']}), {_memory(about['memory'])} of memory, "
         f"{about['platform']}, Python {about['python']}; commit {about['commit']}; load average at the end "
         f"{_load(about['load_average_at_end'])}; {about['wall_seconds']:,.0f} s "
-        + (f"for the suites re-run last ({', '.join(about['suites'])})." if about.get("suites") else "in all."),
+        + (
+            f"for the suites re-run last ({', '.join(about['suites'])})."
+            if about.get("suites")
+            else "in all."
+        ),
         "",
         "Every ratio compares two runs of the same run of this script, on the same files: the machine is",
         "shared and noisy, so absolute figures are context and ratios are the result. `events_per_s` and",
@@ -139,7 +157,10 @@ def _summary(by: dict[str, list[dict[str, Any]]]) -> list[str]:
         )
     rows = by.get("ingest", [])
     for archive in dict.fromkeys(r["name"].split(":", 1)[0] for r in rows):
-        one, two = _find(rows, archive, "trailsmith", "1 worker"), _find(rows, archive, "trailsmith", "2 worker")
+        one, two = (
+            _find(rows, archive, "trailsmith", "1 worker"),
+            _find(rows, archive, "trailsmith", "2 worker"),
+        )
         if one and two and one.get("ratio") and two.get("ratio"):
             lines.append(
                 f"- **Ingest, {archive}**: one worker runs at {one['ratio']:.2f}x the gunzip+orjson floor and "
@@ -220,7 +241,11 @@ def _charts(out: Path, by_benchmark: dict[str, list[dict[str, Any]]]) -> dict[st
         figure.savefig(out / "scaling.png", dpi=110, bbox_inches="tight")
         plt.close(figure)
         made["scaling"].append("scaling.png")
-    stages = [(r["benchmark"], r["name"], r["seconds"]) for b in ("full", "usage", "policy") for r in by_benchmark.get(b, [])]
+    stages = [
+        (r["benchmark"], r["name"], r["seconds"])
+        for b in ("full", "usage", "policy")
+        for r in by_benchmark.get(b, [])
+    ]
     if stages:
         figure, axis = plt.subplots(figsize=(9, 0.5 + 0.35 * len(stages)))
         axis.barh([f"{b}: {n}" for b, n, _ in stages], [s for _, _, s in stages], color="#55a868")

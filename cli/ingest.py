@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import List, Optional
 
 import orjson
 import typer
@@ -17,14 +16,21 @@ from trailsmith.ingestion.driver import IngestReport
 
 _SHOWN = 50
 
+
 @app.command("ingest")
 def ingest_command(
-    sources: List[str] = typer.Argument(
-        ..., help="Files, directories (walked recursively), quoted globs, or s3://bucket/prefix.", show_default=False
+    sources: list[str] = typer.Argument(
+        ...,
+        help="Files, directories (walked recursively), quoted globs, or s3://bucket/prefix.",
+        show_default=False,
     ),
-    warehouse: Optional[Path] = options.Warehouse,
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Parallel workers [default: CPUs]."),
-    strict: bool = typer.Option(False, "--strict", help="Fail (exit 2) on any bad file or record instead of quarantining it."),
+    warehouse: Path | None = options.Warehouse,
+    workers: int | None = typer.Option(
+        None, "--workers", "-j", min=1, help="Parallel workers [default: CPUs]."
+    ),
+    strict: bool = typer.Option(
+        False, "--strict", help="Fail (exit 2) on any bad file or record instead of quarantining it."
+    ),
     json_summary: bool = typer.Option(False, "--json", help="Print the run's summary as JSON on stdout."),
     quiet: bool = options.Quiet,
     engine: Engine = options.EngineOption,
@@ -41,10 +47,20 @@ def ingest_command(
     bar = IngestProgress() if enabled(quiet) else None
     with bar if bar is not None else contextlib.nullcontext():
         report = ingest(
-            sources, warehouse, engine=engine, spark_master=spark_master, workers=workers, strict=strict, progress=bar
+            sources,
+            warehouse,
+            engine=engine,
+            spark_master=spark_master,
+            workers=workers,
+            strict=strict,
+            progress=bar,
         )
     if json_summary:
-        typer.echo(orjson.dumps(report.__dict__ | {"quarantined": report.quarantined}, option=orjson.OPT_INDENT_2).decode())
+        typer.echo(
+            orjson.dumps(
+                report.__dict__ | {"quarantined": report.quarantined}, option=orjson.OPT_INDENT_2
+            ).decode()
+        )
     if not quiet:
         _summary(report)
 
@@ -58,9 +74,13 @@ def _summary(report: IngestReport) -> None:
         f"quarantined: {len(report.quarantined_files):,} files, {len(report.quarantined_records):,} records"
     )
     if report.time_from_timestamp:
-        stderr.print(f"note: {report.time_from_timestamp:,} records had no eventTime; it was taken from their '@timestamp'")
+        stderr.print(
+            f"note: {report.time_from_timestamp:,} records had no eventTime; it was taken from their '@timestamp'"
+        )
     if report.insight_records:
-        stderr.print(f"note: {report.insight_records:,} CloudTrail Insights records were skipped (not API calls)")
+        stderr.print(
+            f"note: {report.insight_records:,} CloudTrail Insights records were skipped (not API calls)"
+        )
     if report.skipped_names:
         stderr.print(f"skipped files that are not logs by name, e.g. {report.skipped_names[0]}")
     problems = [f"{s}: {r}" for s, r in report.quarantined_files]
@@ -68,4 +88,4 @@ def _summary(report: IngestReport) -> None:
     for line in problems[:_SHOWN]:
         stderr.print(f"quarantined {line}", markup=False)
     if len(problems) > _SHOWN:
-        stderr.print(f"... and {len(problems) - _SHOWN:,} more: trailsmith sql \"SELECT * FROM quarantine\"")
+        stderr.print(f'... and {len(problems) - _SHOWN:,} more: trailsmith sql "SELECT * FROM quarantine"')

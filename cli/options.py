@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from trailsmith.engines import Engine
-from trailsmith.engines import DEFAULT_MASTER
+from trailsmith.engines import DEFAULT_MASTER, Engine
 from trailsmith.warehouse.store import ENV_VAR
 
 Warehouse = typer.Option(
@@ -18,7 +17,9 @@ Warehouse = typer.Option(
 )
 Quiet = typer.Option(False, "--quiet", "-q", help="No progress bar and no summary on stderr.")
 EngineOption = typer.Option(
-    Engine.duckdb, "--engine", help="Engine that does the work: duckdb (this machine) or spark (needs trailsmith[spark])."
+    Engine.duckdb,
+    "--engine",
+    help="Engine that does the work: duckdb (this machine) or spark (needs trailsmith[spark]).",
 )
 SparkMasterOption = typer.Option(
     DEFAULT_MASTER,

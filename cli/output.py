@@ -12,9 +12,10 @@ import enum
 import io
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Optional
+from typing import IO, Any
 
 import orjson
 import pyarrow as pa
@@ -43,22 +44,33 @@ FormatOption = typer.Option(
     show_default=False,
 )
 OutOption = typer.Option(
-    None, "--out", "-o", help="Write the rows to this file instead of stdout (replaced only once complete).",
+    None,
+    "--out",
+    "-o",
+    help="Write the rows to this file instead of stdout (replaced only once complete).",
     show_default=False,
 )
 
-_EXTENSIONS = {".csv": Format.csv, ".json": Format.json, ".ndjson": Format.ndjson, ".jsonl": Format.ndjson,
-               ".parquet": Format.parquet, ".txt": Format.table}
+_EXTENSIONS = {
+    ".csv": Format.csv,
+    ".json": Format.json,
+    ".ndjson": Format.ndjson,
+    ".jsonl": Format.ndjson,
+    ".parquet": Format.parquet,
+    ".txt": Format.table,
+}
 
 
-def resolve(fmt: Format | None, out: Optional[Path] = None) -> Format:
+def resolve(fmt: Format | None, out: Path | None = None) -> Format:
     """No --format: from --out's extension; else a table on a terminal, CSV into a pipe or a file."""
     if fmt is None and out is not None:
         fmt = _EXTENSIONS.get(out.suffix.lower(), Format.csv)
     if fmt is None:
         fmt = Format.table if sys.stdout.isatty() else Format.csv
     if fmt is Format.parquet and out is None:
-        raise TrailsmithError("--format parquet writes a file, not a terminal or a pipe", hint="Add --out FILE.parquet")
+        raise TrailsmithError(
+            "--format parquet writes a file, not a terminal or a pipe", hint="Add --out FILE.parquet"
+        )
     return fmt
 
 
@@ -82,14 +94,19 @@ def _flat(batch: pa.RecordBatch) -> pa.RecordBatch:
     for column in batch.columns:
         if pa.types.is_nested(column.type):
             column = pa.array(
-                [None if v is None else orjson.dumps(v, default=_json_default).decode() for v in column.to_pylist()],
+                [
+                    None if v is None else orjson.dumps(v, default=_json_default).decode()
+                    for v in column.to_pylist()
+                ],
                 pa.string(),
             )
         columns.append(column)
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
-def write(batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out: IO[bytes] | None = None) -> int:
+def write(
+    batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out: IO[bytes] | None = None
+) -> int:
     """Write ``batches`` to ``out`` (stdout) as ``fmt``; returns the number of rows."""
     out = out or sys.stdout.buffer
     rows = 0
@@ -132,9 +149,9 @@ def write_to(
     batches: Iterable[pa.RecordBatch],
     schema: pa.Schema,
     fmt: Format,
-    path: Optional[Path],
+    path: Path | None,
     *,
-    protect: Optional[Path] = None,
+    protect: Path | None = None,
 ) -> int:
     """:func:`write` to stdout, or to ``path`` via a temporary file renamed once complete.
 
@@ -143,7 +160,9 @@ def write_to(
     if path is None:
         return write(batches, schema, fmt)
     if protect is not None and path.resolve().is_relative_to(protect.resolve()):
-        raise TrailsmithError(f"--out {path} is inside the warehouse {protect}", hint="Write the result elsewhere")
+        raise TrailsmithError(
+            f"--out {path} is inside the warehouse {protect}", hint="Write the result elsewhere"
+        )
     with _replacing(path) as handle:
         return write(batches, schema, fmt, handle)
 

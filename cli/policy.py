@@ -7,7 +7,6 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -38,7 +37,7 @@ class Group(str, enum.Enum):
 
 @app.command("policy")
 def policy_command(
-    principal: List[str] = typer.Option(
+    principal: list[str] = typer.Option(
         [],
         "--principal",
         "-p",
@@ -47,25 +46,25 @@ def policy_command(
         show_default=False,
     ),
     all_principals: bool = typer.Option(False, "--all", help="Every principal of the warehouse."),
-    warehouse: Optional[Path] = options.Warehouse,
-    since: Optional[str] = typer.Option(
+    warehouse: Path | None = options.Warehouse,
+    since: str | None = typer.Option(
         None,
         "--since",
         metavar="WHEN",
         help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 30d (ago).",
         show_default=False,
     ),
-    until: Optional[str] = typer.Option(
+    until: str | None = typer.Option(
         None, "--until", metavar="WHEN", help="End, inclusive for a date: 2024-08-31.", show_default=False
     ),
-    account: List[str] = typer.Option(
+    account: list[str] = typer.Option(
         [],
         "--account",
         metavar="ID",
         help="Only principals of this account id; repeat for more.",
         show_default=False,
     ),
-    region: List[str] = typer.Option(
+    region: list[str] = typer.Option(
         [],
         "--region",
         metavar="REGION",
@@ -86,7 +85,7 @@ def policy_command(
         "--resources",
         help="exact ARNs; generalize (bounded wildcards, see --explain); service (any resource).",
     ),
-    out: Optional[Path] = typer.Option(
+    out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
@@ -165,7 +164,7 @@ def _write_dir(
     policies: list[PrincipalPolicy],
     fmt: PolicyFormat,
     show_explain: bool,
-    warehouse: Optional[Path],
+    warehouse: Path | None,
 ) -> None:
     if out.exists() and not out.is_dir():
         raise PolicyError(f"{out} exists and is not a directory", hint="Give a directory for --out")

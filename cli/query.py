@@ -3,33 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from trailsmith.sql import saved
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve
 from trailsmith.cli.sql import ParamOption, run
 from trailsmith.engines import Engine, backend, saved_sql
 from trailsmith.errors import QueryError
+from trailsmith.sql import saved
 from trailsmith.sql.params import parse_assignment
 
 
 @app.command("query")
 def query_command(
-    name: Optional[str] = typer.Argument(None, help="Saved query to run (see --list).", show_default=False),
+    name: str | None = typer.Argument(None, help="Saved query to run (see --list).", show_default=False),
     list_: bool = typer.Option(
         False, "--list", "-l", help="List the saved queries: name, then what it answers."
     ),
     show: bool = typer.Option(
         False, "--show", help="Print the saved query's SQL, header included, instead of running it."
     ),
-    warehouse: Optional[Path] = options.Warehouse,
-    fmt: Optional[Format] = FormatOption,
-    params: List[str] = ParamOption,
-    out: Optional[Path] = OutOption,
+    warehouse: Path | None = options.Warehouse,
+    fmt: Format | None = FormatOption,
+    params: list[str] = ParamOption,
+    out: Path | None = OutOption,
     engine: Engine = options.EngineOption,
     spark_master: str = options.SparkMasterOption,
 ) -> None:

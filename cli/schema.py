@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import pyarrow as pa
-
-from trailsmith.cli.app import app
 import typer
 
+from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, resolve, write
 from trailsmith.warehouse.schema import describe
 
 
 @app.command("schema")
 def schema_command(
-    fmt: Optional[Format] = typer.Option(None, "--format", "-f", help="table, csv, json or ndjson [default: table on a terminal, csv in a pipe]."),
+    fmt: Format | None = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="table, csv, json or ndjson [default: table on a terminal, csv in a pipe].",
+    ),
 ) -> None:
     """List the columns of the 'events' view: name, type and meaning.
 
@@ -25,5 +27,7 @@ def schema_command(
     Example: trailsmith schema --format csv
     """
     rows = describe()
-    table = pa.table({"column": [r[0] for r in rows], "type": [r[1] for r in rows], "description": [r[2] for r in rows]})
+    table = pa.table(
+        {"column": [r[0] for r in rows], "type": [r[1] for r in rows], "description": [r[2] for r in rows]}
+    )
     write(table.to_batches(), table.schema, resolve(fmt))

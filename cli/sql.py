@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
@@ -29,16 +29,14 @@ ParamOption = typer.Option(
 
 @app.command("sql")
 def sql_command(
-    query: Optional[str] = typer.Argument(
+    query: str | None = typer.Argument(
         None, help="The SQL; @FILE reads it from a file, - from stdin.", show_default=False
     ),
-    file: Optional[Path] = typer.Option(
-        None, "--file", help="Read the SQL from this file.", show_default=False
-    ),
-    warehouse: Optional[Path] = options.Warehouse,
-    fmt: Optional[Format] = FormatOption,
-    params: List[str] = ParamOption,
-    out: Optional[Path] = OutOption,
+    file: Path | None = typer.Option(None, "--file", help="Read the SQL from this file.", show_default=False),
+    warehouse: Path | None = options.Warehouse,
+    fmt: Format | None = FormatOption,
+    params: list[str] = ParamOption,
+    out: Path | None = OutOption,
     engine: Engine = options.EngineOption,
     spark_master: str = options.SparkMasterOption,
 ) -> None:
@@ -65,9 +63,9 @@ def sql_command(
 def run(
     sql: str,
     values: dict[str, Any],
-    warehouse: Optional[Path],
+    warehouse: Path | None,
     fmt: Format,
-    out: Optional[Path],
+    out: Path | None,
     *,
     engine: Engine = Engine.duckdb,
     spark_master: str = DEFAULT_MASTER,
@@ -80,7 +78,7 @@ def run(
         stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
 
 
-def _read_sql(query: Optional[str], file: Optional[Path]) -> str:
+def _read_sql(query: str | None, file: Path | None) -> str:
     if (query is None) == (file is None):
         raise QueryError("give the SQL once", hint="As an argument, @FILE, - for stdin, or --file FILE")
     if file is None and query is not None and query.startswith("@"):
@@ -93,7 +91,7 @@ def _read_sql(query: Optional[str], file: Optional[Path]) -> str:
     return sys.stdin.read() if query == "-" else str(query)
 
 
-def _bind(assignments: List[str]) -> dict[str, Any]:
+def _bind(assignments: list[str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for assignment in assignments:
         name, kind, value = parse_assignment(assignment)

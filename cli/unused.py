@@ -6,15 +6,14 @@ import enum
 import json
 import os
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from trailsmith.iam import export as iam_export
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
 from trailsmith.cli.progress import stderr
+from trailsmith.iam import export as iam_export
 from trailsmith.iam.export import IamExportError
 from trailsmith.iam.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
 from trailsmith.warehouse.store import Warehouse, default_path
@@ -29,31 +28,56 @@ class Status(str, enum.Enum):
 
 @app.command("unused")
 def unused_command(
-    authorization_details: List[Path] = typer.Option(
-        [], "--authorization-details", "-a", show_default=False,
+    authorization_details: list[Path] = typer.Option(
+        [],
+        "--authorization-details",
+        "-a",
+        show_default=False,
         help="Output of 'aws iam get-account-authorization-details' (JSON); repeat for more accounts or "
-        "pages."),
-    policy_file: List[str] = typer.Option(
-        [], "--policy-file", show_default=False,
+        "pages.",
+    ),
+    policy_file: list[str] = typer.Option(
+        [],
+        "--policy-file",
+        show_default=False,
         help="ARN=FILE: a policy document of a role or user (added to its policies; it need not be in the "
-        "export), or the document of a managed policy ARN the export lacks. Repeatable."),
-    warehouse: Optional[Path] = options.Warehouse,
-    since: Optional[str] = typer.Option(None, "--since", show_default=False,
-                                        help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."),
-    until: Optional[str] = typer.Option(None, "--until", help="End, inclusive for a date: 2024-08-31.",
-                                        show_default=False),
-    principal: List[str] = typer.Option([], "--principal", "-p", show_default=False,
-                                        help="Only this role or user ARN of the export; repeat for more."),
-    status: List[Status] = typer.Option([], "--status", show_default=False, help="Only rows of this status "
-                                        "(used, unused, not_granted, denied); repeatable."),
-    fmt: Optional[Format] = FormatOption,
-    out: Optional[Path] = OutOption,
-    suggest_dir: Optional[Path] = typer.Option(
-        None, "--suggest", show_default=False,
+        "export), or the document of a managed policy ARN the export lacks. Repeatable.",
+    ),
+    warehouse: Path | None = options.Warehouse,
+    since: str | None = typer.Option(
+        None, "--since", show_default=False, help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."
+    ),
+    until: str | None = typer.Option(
+        None, "--until", help="End, inclusive for a date: 2024-08-31.", show_default=False
+    ),
+    principal: list[str] = typer.Option(
+        [],
+        "--principal",
+        "-p",
+        show_default=False,
+        help="Only this role or user ARN of the export; repeat for more.",
+    ),
+    status: list[Status] = typer.Option(
+        [],
+        "--status",
+        show_default=False,
+        help="Only rows of this status (used, unused, not_granted, denied); repeatable.",
+    ),
+    fmt: Format | None = FormatOption,
+    out: Path | None = OutOption,
+    suggest_dir: Path | None = typer.Option(
+        None,
+        "--suggest",
+        show_default=False,
         help="Write into this directory, per principal, the least-privilege policy generated from its calls "
-        "(<name>.policy.json), a diff against what it is granted now (<name>.diff.txt), and index.json."),
-    strict: bool = typer.Option(False, "--strict", help="Fail on an unreadable entry of the IAM input "
-                                "instead of reporting it, skipping it and evaluating the rest."),
+        "(<name>.policy.json), a diff against what it is granted now (<name>.diff.txt), and index.json.",
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Fail on an unreadable entry of the IAM input "
+        "instead of reporting it, skipping it and evaluating the rest.",
+    ),
     quiet: bool = options.Quiet,
 ) -> None:
     """Granted versus used: each action a principal's IAM policies allow, whether it was used, and when last.
@@ -116,8 +140,12 @@ def _write_suggestions(out: Path, suggestions: list[Suggestion]) -> None:
             files[f"{names[item.principal]}.policy.json"] = policy
         for name, text in files.items():
             _write(out, name, text)
-        index[item.principal] = {"files": sorted(files), "kept": len(item.kept), "removed": len(item.removed),
-                                 "added": len(item.added)}
+        index[item.principal] = {
+            "files": sorted(files),
+            "kept": len(item.kept),
+            "removed": len(item.removed),
+            "added": len(item.added),
+        }
     _write(out, "index.json", json.dumps(index, indent=2, sort_keys=True) + "\n")
 
 
@@ -131,8 +159,7 @@ def _write(directory: Path, name: str, text: str) -> None:
     os.replace(temporary, path)
 
 
-def _report(report: UnusedReport, rows: int, out: Optional[Path], suggest_dir: Optional[Path],
-            quiet: bool) -> None:
+def _report(report: UnusedReport, rows: int, out: Path | None, suggest_dir: Path | None, quiet: bool) -> None:
     for summary in report.summaries():
         if not quiet:
             stderr.print(summary.line(), markup=False)
@@ -142,8 +169,11 @@ def _report(report: UnusedReport, rows: int, out: Optional[Path], suggest_dir: O
         return
     if report.outsiders:
         listed = ", ".join(report.outsiders[:5]) + (" ..." if len(report.outsiders) > 5 else "")
-        stderr.print(f"{len(report.outsiders):,} roles or users of the export's accounts made calls in the "
-                     f"window but are not in the export: {listed}", markup=False)
+        stderr.print(
+            f"{len(report.outsiders):,} roles or users of the export's accounts made calls in the "
+            f"window but are not in the export: {listed}",
+            markup=False,
+        )
     since, until = report.window.since, report.window.until
     window = f"{since.isoformat() if since else 'start'} .. {until.isoformat() if until else 'end'}"
     data = report.data_version
@@ -151,5 +181,8 @@ def _report(report: UnusedReport, rows: int, out: Optional[Path], suggest_dir: O
     if out is not None:
         stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
     if suggest_dir is not None:
-        stderr.print(f"wrote a suggestion for each of {len(report.evaluations):,} principals to "
-                     f"{suggest_dir} (index.json lists the files)", markup=False)
+        stderr.print(
+            f"wrote a suggestion for each of {len(report.evaluations):,} principals to "
+            f"{suggest_dir} (index.json lists the files)",
+            markup=False,
+        )

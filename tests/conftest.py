@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -31,7 +32,10 @@ def s3_server() -> Iterator[S3Server]:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden", action="store_true", default=False, help="Rewrite golden files from the current results."
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="Rewrite golden files from the current results.",
     )
 
 

@@ -38,7 +38,11 @@ def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
         "awsRegion": "eu-west-1",
         "sourceIPAddress": "192.0.2.10",
         "userAgent": "aws-cli/2.15",
-        "requestParameters": {"bucketName": "builds", "key": f"out/{n}.zip", "Host": "builds.s3.amazonaws.com"},
+        "requestParameters": {
+            "bucketName": "builds",
+            "key": f"out/{n}.zip",
+            "Host": "builds.s3.amazonaws.com",
+        },
         "responseElements": None,
         "requestID": f"REQ{n:08d}",
         "eventID": str(uuid.UUID(int=n + 1)),
@@ -56,7 +60,9 @@ def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
     return record
 
 
-def assume_role(n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str) -> dict[str, Any]:
+def assume_role(
+    n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str
+) -> dict[str, Any]:
     """An sts:AssumeRole call by ``caller`` (signing with ``key``) that issued the session key ``issued``."""
     return event(
         n,

@@ -11,9 +11,10 @@ import json
 import logging
 import socket
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import boto3
 

@@ -20,9 +20,9 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from events import ACCOUNT, assume_role, event, write_records
 
 import trailsmith
+from events import ACCOUNT, assume_role, event, write_records
 from trailsmith.cli.output import Format, write
 
 ROOT = Path(__file__).resolve().parents[1]

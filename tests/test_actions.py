@@ -10,8 +10,9 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pytest
-from trailsmith.actions import rules as action_rules
+
 from trailsmith.actions import reference as iamref
+from trailsmith.actions import rules as action_rules
 from trailsmith.actions.mapping import (
     action_info,
     botocore_operations,
@@ -158,7 +159,10 @@ def test_request_dependent_calls_list_every_candidate() -> None:
     mapping = map_event("dynamodb.amazonaws.com", "TransactWriteItems")
     assert mapping.request_dependent
     assert set(mapping.actions) == {
-        "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
     }
     partiql = map_event("dynamodb.amazonaws.com", "ExecuteStatement")
     assert partiql.request_dependent and "dynamodb:PartiQLSelect" in partiql.actions
@@ -295,14 +299,34 @@ def test_mapping_table_rows_and_nulls() -> None:
     )
     assert table.schema.names == ["eventSource", "eventName", "action", "status", "rule"]
     assert table.to_pylist() == [
-        {"eventSource": "nosuch.amazonaws.com", "eventName": "Thing", "action": None, "status": "unmapped",
-         "rule": "unknown-service"},
-        {"eventSource": "s3.amazonaws.com", "eventName": "CopyObject", "action": "s3:PutObject",
-         "status": "mapped", "rule": "rule:s3"},
-        {"eventSource": "s3.amazonaws.com", "eventName": "CopyObject", "action": "s3:GetObject",
-         "status": "mapped", "rule": "rule:s3"},
-        {"eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity", "action": None,
-         "status": "no_permission", "rule": "no-permission:always-allowed"},
+        {
+            "eventSource": "nosuch.amazonaws.com",
+            "eventName": "Thing",
+            "action": None,
+            "status": "unmapped",
+            "rule": "unknown-service",
+        },
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "CopyObject",
+            "action": "s3:PutObject",
+            "status": "mapped",
+            "rule": "rule:s3",
+        },
+        {
+            "eventSource": "s3.amazonaws.com",
+            "eventName": "CopyObject",
+            "action": "s3:GetObject",
+            "status": "mapped",
+            "rule": "rule:s3",
+        },
+        {
+            "eventSource": "sts.amazonaws.com",
+            "eventName": "GetCallerIdentity",
+            "action": None,
+            "status": "no_permission",
+            "rule": "no-permission:always-allowed",
+        },
     ]
     assert mapping_table([]).num_rows == 0
 
@@ -324,7 +348,10 @@ def test_mapping_table_joins_in_duckdb() -> None:
         "WHERE m.status = 'mapped' GROUP BY m.action ORDER BY m.action"
     ).fetchall()
     assert rows == [
-        ("kms:ReEncryptFrom", 1), ("kms:ReEncryptTo", 1), ("s3:GetObject", 1), ("s3:ListBucket", 1),
+        ("kms:ReEncryptFrom", 1),
+        ("kms:ReEncryptTo", 1),
+        ("s3:GetObject", 1),
+        ("s3:ListBucket", 1),
     ]
 
 

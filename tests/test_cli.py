@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import typer.main
-from events import event, write_records
 from typer.testing import CliRunner
 
+from events import event, write_records
 from trailsmith.cli.app import _register, app
 
 _register()
@@ -25,7 +25,10 @@ runner = CliRunner()
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The installed console script, as a user runs it."""
     return subprocess.run(
-        [sys.executable, "-m", "trailsmith.cli", *args], capture_output=True, text=True, env={**os.environ, **(env or {})}
+        [sys.executable, "-m", "trailsmith.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -58,10 +61,15 @@ def warehouse(tmp_path: Path) -> Path:
 def test_sql_formats(warehouse: Path) -> None:
     query = "SELECT eventName, count(*) AS calls, min(eventDate) AS first FROM events GROUP BY 1"
     as_csv = run("sql", query, "-w", str(warehouse), "--format", "csv")
-    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [["eventName", "calls", "first"], ["GetObject", "6", "2024-03-01"]]
+    assert list(csv.reader(io.StringIO(as_csv.stdout))) == [
+        ["eventName", "calls", "first"],
+        ["GetObject", "6", "2024-03-01"],
+    ]
     as_json = run("sql", query, "-w", str(warehouse), "--format", "json")
     assert json.loads(as_json.stdout) == [{"eventName": "GetObject", "calls": 6, "first": "2024-03-01"}]
-    as_ndjson = run("sql", "SELECT eventID, resources FROM events ORDER BY eventID", "-w", str(warehouse), "-f", "ndjson")
+    as_ndjson = run(
+        "sql", "SELECT eventID, resources FROM events ORDER BY eventID", "-w", str(warehouse), "-f", "ndjson"
+    )
     lines = [json.loads(line) for line in as_ndjson.stdout.splitlines()]
     assert len(lines) == 6 and lines[0]["resources"][1]["ARN"] == "arn:aws:s3:::builds"
     # no --format into a pipe: CSV
@@ -69,7 +77,9 @@ def test_sql_formats(warehouse: Path) -> None:
 
 
 def test_warehouse_from_the_environment(warehouse: Path) -> None:
-    result = run("sql", "SELECT count(*) AS n FROM events", "-f", "csv", env={"TRAILSMITH_WAREHOUSE": str(warehouse)})
+    result = run(
+        "sql", "SELECT count(*) AS n FROM events", "-f", "csv", env={"TRAILSMITH_WAREHOUSE": str(warehouse)}
+    )
     assert result.stdout.splitlines() == ["n", "6"]
 
 

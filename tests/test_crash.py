@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from events import event, s3_key, write_records
 
 import trailsmith
+from events import event, s3_key, write_records
 from trailsmith.warehouse.store import Warehouse
 
 FILES, PER_FILE = 48, 400
@@ -30,7 +30,9 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("archive")
     for n in range(FILES):
         # every file also repeats two events of the previous one: duplicates cross batches
-        ids = list(range(n * PER_FILE, (n + 1) * PER_FILE)) + ([n * PER_FILE - 1, n * PER_FILE - 2] if n else [])
+        ids = list(range(n * PER_FILE, (n + 1) * PER_FILE)) + (
+            [n * PER_FILE - 1, n * PER_FILE - 2] if n else []
+        )
         write_records(root / s3_key(1 + n % 3, n), [event(i) for i in ids])
     return root
 
@@ -119,5 +121,7 @@ def test_kill_minus_nine_at_any_moment(tmp_path: Path, archive: Path, workers: i
     snapshot = Warehouse(warehouse).snapshot()
     on_disk = {p.relative_to(warehouse).as_posix() for p in (warehouse / "events").rglob("*") if p.is_file()}
     assert on_disk == {f.path for f in snapshot.files}, "files of killed runs were left behind"
-    assert sum(pq.ParquetFile(warehouse / f.path).metadata.num_rows for f in snapshot.files) == len(expected_ids())
+    assert sum(pq.ParquetFile(warehouse / f.path).metadata.num_rows for f in snapshot.files) == len(
+        expected_ids()
+    )
     assert not any((warehouse / "_trailsmith" / "staging").iterdir())

@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from events import event, s3_key, write_records
 
 import trailsmith
+from events import event, s3_key, write_records
 from trailsmith.errors import BadInputError, WarehouseBusyError
 from trailsmith.warehouse.store import Warehouse
 
@@ -30,7 +30,14 @@ def event_ids(warehouse: Path) -> list[str]:
 
 @pytest.mark.parametrize(
     ("form", "gz"),
-    [("records", True), ("records", False), ("array", True), ("array", False), ("lines", True), ("lines", False)],
+    [
+        ("records", True),
+        ("records", False),
+        ("array", True),
+        ("array", False),
+        ("lines", True),
+        ("lines", False),
+    ],
 )
 def test_every_input_form_gives_the_same_events(tmp_path: Path, form: str, gz: bool) -> None:
     records = [event(n) for n in range(5)]
@@ -72,7 +79,9 @@ def test_json_blobs_are_stored_byte_for_byte(tmp_path: Path) -> None:
     [(request, response, additional)] = rows(
         tmp_path / "wh", "SELECT requestParameters, responseElements, additionalEventData FROM events"
     )
-    assert request == '{"roleName" : "r",  "policyDocument": "{\\"a\\": 1}", "n": 1.50, "u": "\\u00e9t\\u00e9"}'
+    assert (
+        request == '{"roleName" : "r",  "policyDocument": "{\\"a\\": 1}", "n": 1.50, "u": "\\u00e9t\\u00e9"}'
+    )
     assert response is None
     assert additional == '{"x":[1, 2 ,3]}'
 
@@ -84,7 +93,11 @@ def test_unknown_keys_are_kept_in_extra_fields(tmp_path: Path) -> None:
     report = trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
     assert report.events_new == 2
     extras = rows(tmp_path / "wh", "SELECT eventID, extraFields FROM events ORDER BY eventID")
-    assert json.loads(extras[0][1]) == {"@version": "1", "newField": {"a": [1]}, "userIdentity.futureKey": "x"}
+    assert json.loads(extras[0][1]) == {
+        "@version": "1",
+        "newField": {"a": [1]},
+        "userIdentity.futureKey": "x",
+    }
     assert extras[1][1] is None
 
 
@@ -95,13 +108,18 @@ def test_forwarder_timestamp_stands_in_for_a_missing_event_time(tmp_path: Path) 
     write_records(tmp_path / "f.jsonl", [record], form="lines", gz=False)
     report = trailsmith.ingest([str(tmp_path / "f.jsonl")], tmp_path / "wh", workers=1)
     assert (report.events_new, report.time_from_timestamp, report.quarantined) == (1, 1, 0)
-    [(when, extra)] = rows(tmp_path / "wh", "SELECT strftime(eventTime, '%Y-%m-%d %H:%M'), extraFields FROM events")
+    [(when, extra)] = rows(
+        tmp_path / "wh", "SELECT strftime(eventTime, '%Y-%m-%d %H:%M'), extraFields FROM events"
+    )
     assert when == "2024-03-02 10:00"
     assert json.loads(extra) == {"@timestamp": "2024-03-02T10:00:00.000Z"}
 
 
 BAD_FILES = {
-    "truncated.json.gz": (gzip.compress(json.dumps({"Records": [event(1)]}).encode())[:-12], "corrupt or truncated gzip"),
+    "truncated.json.gz": (
+        gzip.compress(json.dumps({"Records": [event(1)]}).encode())[:-12],
+        "corrupt or truncated gzip",
+    ),
     "garbage.json": (b"this is not json at all", "not JSON"),
     "broken.json": (b'{"Records": [{"eventID": ', "not valid JSON"),
     "empty.json.gz": (b"", "empty file"),
@@ -130,7 +148,10 @@ def test_bad_files_are_quarantined_with_their_reason(tmp_path: Path, name: str) 
 
 
 BAD_RECORDS = [
-    ({"eventTime": "2024-03-01T00:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}, "no eventID"),
+    (
+        {"eventTime": "2024-03-01T00:00:00Z", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"},
+        "no eventID",
+    ),
     ({"eventID": "id-1", "eventSource": "s3.amazonaws.com", "eventName": "GetObject"}, "no eventTime"),
     ({**event(50), "eventName": 42}, "wrong type: Expected `str | null`, got `int` - at `$.eventName`"),
     ({**event(51), "readOnly": "yes"}, "at `$.readOnly`"),
@@ -173,13 +194,21 @@ def test_strict_mode_fails_and_commits_nothing(tmp_path: Path) -> None:
 def test_digest_insight_and_non_log_files_are_skipped_and_counted(tmp_path: Path) -> None:
     root = tmp_path / "AWSLogs" / "012345678901"
     write_records(root / "CloudTrail" / "eu-west-1" / "2024" / "03" / "01" / "a.json.gz", [event(1)])
-    digest = {"awsAccountId": "012345678901", "digestStartTime": "x", "digestEndTime": "y", "digestS3Bucket": "b",
-              "digestS3Object": "o", "logFiles": []}
+    digest = {
+        "awsAccountId": "012345678901",
+        "digestStartTime": "x",
+        "digestEndTime": "y",
+        "digestS3Bucket": "b",
+        "digestS3Object": "o",
+        "logFiles": [],
+    }
     (root / "CloudTrail-Digest" / "eu-west-1").mkdir(parents=True)
     (root / "CloudTrail-Digest" / "eu-west-1" / "d_CloudTrail-Digest_x.json.gz").write_bytes(
         gzip.compress(json.dumps(digest).encode())
     )
-    write_records(root / "CloudTrail-Insight" / "eu-west-1" / "i.json.gz", [event(2, eventType="AwsCloudTrailInsight")])
+    write_records(
+        root / "CloudTrail-Insight" / "eu-west-1" / "i.json.gz", [event(2, eventType="AwsCloudTrailInsight")]
+    )
     (tmp_path / "README.txt").write_text("not a log")
     # a digest file under a log-like name is recognised by its content
     (root / "misnamed.json").write_text(json.dumps(digest))
@@ -205,9 +234,14 @@ def test_duplicates_are_stored_once_within_and_across_runs(tmp_path: Path) -> No
     kept = dict(rows(tmp_path / "wh", "SELECT eventID, sourceFile FROM events"))
     assert kept[event(7)["eventID"]].endswith(s3_key(1, 1))
     # a later run that delivers known events again adds nothing
-    write_records(source / s3_key(2, 3), [event(n) for n in range(0, 20)])
+    write_records(source / s3_key(2, 3), [event(n) for n in range(20)])
     report = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
-    assert (report.files_read, report.files_already_ingested, report.events_new, report.events_duplicate) == (1, 2, 5, 15)
+    assert (report.files_read, report.files_already_ingested, report.events_new, report.events_duplicate) == (
+        1,
+        2,
+        5,
+        15,
+    )
     assert len(event_ids(tmp_path / "wh")) == 20
 
 
@@ -218,7 +252,12 @@ def test_rerun_adds_nothing_and_new_files_are_picked_up(tmp_path: Path) -> None:
     first = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
     snapshot = Warehouse(tmp_path / "wh").snapshot()
     again = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
-    assert (first.events_new, again.events_new, again.files_read, again.files_already_ingested) == (30, 0, 0, 3)
+    assert (first.events_new, again.events_new, again.files_read, again.files_already_ingested) == (
+        30,
+        0,
+        0,
+        3,
+    )
     assert Warehouse(tmp_path / "wh").snapshot() == snapshot  # not even a new commit
     write_records(source / s3_key(2, 9), [event(100 + k) for k in range(4)])
     more = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
@@ -254,7 +293,9 @@ def test_small_files_of_a_partition_are_compacted(tmp_path: Path) -> None:
     snapshot = Warehouse(tmp_path / "wh").snapshot()
     assert snapshot.version == 12
     assert len(snapshot.files) == 1  # each commit folded the small file of the date into its new one
-    on_disk = sorted(p.relative_to(tmp_path / "wh").as_posix() for p in (tmp_path / "wh" / "events").rglob("*.parquet"))
+    on_disk = sorted(
+        p.relative_to(tmp_path / "wh").as_posix() for p in (tmp_path / "wh" / "events").rglob("*.parquet")
+    )
     assert on_disk == sorted(f.path for f in snapshot.files)  # replaced files are gone
     assert len(event_ids(tmp_path / "wh")) == 240
 
@@ -270,7 +311,9 @@ def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
     for n in range(6):
         write_records(source / s3_key(1, n), [event(3 * (40 * n + k)) for k in range(40)])
     whole = trailsmith.ingest([str(source)], tmp_path / "whole", workers=1)
-    monkeypatch.setattr(trailsmith.ingestion.worker, "ROW_GROUP_ROWS", 7)  # every file has many row groups ...
+    monkeypatch.setattr(
+        trailsmith.ingestion.worker, "ROW_GROUP_ROWS", 7
+    )  # every file has many row groups ...
     monkeypatch.setattr(trailsmith.ingestion.worker, "TARGET_ROWS", 100)  # ... and a date spans several files
     trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per source file
     snapshot = Warehouse(tmp_path / "wh").snapshot()
@@ -289,9 +332,8 @@ def test_a_second_concurrent_ingest_is_refused(tmp_path: Path) -> None:
     write_records(tmp_path / "f.json.gz", [event(1)])
     warehouse = Warehouse(tmp_path / "wh")
     warehouse.create()
-    with warehouse.lock():
-        with pytest.raises(WarehouseBusyError, match="another ingest is writing to it"):
-            trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
+    with warehouse.lock(), pytest.raises(WarehouseBusyError, match="another ingest is writing to it"):
+        trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1)
     assert trailsmith.ingest([str(tmp_path / "f.json.gz")], tmp_path / "wh", workers=1).events_new == 1
 
 
@@ -322,7 +364,9 @@ def test_a_run_with_only_bad_input_still_records_it(tmp_path: Path) -> None:
     write_records(tmp_path / "in" / "a.json", [{"eventID": "x"}], gz=False)  # no eventTime, no good record
     report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
     assert (report.events_new, len(report.quarantined_records)) == (0, 1)
-    assert rows(tmp_path / "wh", "SELECT recordIndex, reason FROM quarantine") == [(0, "record has no eventTime")]
+    assert rows(tmp_path / "wh", "SELECT recordIndex, reason FROM quarantine") == [
+        (0, "record has no eventTime")
+    ]
     # and the file is known: a re-run does not quarantine it twice
     assert trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1).files_already_ingested == 1
     assert rows(tmp_path / "wh", "SELECT count(*) FROM quarantine") == [(1,)]
@@ -349,10 +393,15 @@ def test_large_files_are_decoded_in_pieces_with_the_same_result(
     query = "SELECT eventID, extraFields, requestParameters, sourceFile FROM events ORDER BY eventID"
     assert rows(tmp_path / "pieces", query) == rows(tmp_path / "whole", query)
     raw = "SELECT recordIndex, rawRecord FROM quarantine ORDER BY recordIndex"
-    assert [(i, json.loads(r)) for i, r in rows(tmp_path / "pieces", raw)] == [(23, {"eventID": "x"}), (31, [1])]
+    assert [(i, json.loads(r)) for i, r in rows(tmp_path / "pieces", raw)] == [
+        (23, {"eventID": "x"}),
+        (31, [1]),
+    ]
 
 
-def test_an_unreadable_file_is_named_and_tried_again_next_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_file_is_named_and_tried_again_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import trailsmith.ingestion.sources
 
     write_records(tmp_path / "in" / "locked.json.gz", [event(1)])
@@ -369,7 +418,9 @@ def test_an_unreadable_file_is_named_and_tried_again_next_run(tmp_path: Path, mo
     assert first.events_new == 1
     [(source, reason)] = first.quarantined_files
     assert source.endswith("locked.json.gz") and reason.startswith("cannot be read (PermissionError")
-    monkeypatch.setattr(trailsmith.ingestion.sources, "read", real_read)  # readable again: the next run takes it
+    monkeypatch.setattr(
+        trailsmith.ingestion.sources, "read", real_read
+    )  # readable again: the next run takes it
     second = trailsmith.ingest([str(tmp_path / "in")], tmp_path / "wh", workers=1)
     assert (second.files_read, second.events_new, second.files_already_ingested) == (1, 1, 1)
 

@@ -12,11 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from events import ACCOUNT, event, write_records
-from test_policy_support import SAMPLE
 
 import trailsmith
 import trailsmith.policy.generator as policy
+from events import ACCOUNT, event, write_records
+from test_policy_support import SAMPLE
 from trailsmith.policy.model import MAX_DOCUMENT_CHARS
 from trailsmith.policy.render import terraform, unique_names
 
@@ -163,9 +163,10 @@ def test_terraform_is_well_formed_and_says_the_same(sample: Path) -> None:
 
 
 def test_special_characters_survive_terraform() -> None:
+    from datetime import datetime, timezone
+
     from trailsmith.policy.document import Entry, build_documents
     from trailsmith.policy.model import Evidence, PrincipalPolicy
-    from datetime import datetime, timezone
 
     t = datetime(2024, 1, 1, tzinfo=timezone.utc)
     weird = 'arn:aws:s3:::b/${*}q "quoted" \\back %{x} ${aws:username}'

@@ -13,15 +13,15 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_policy_support import SAMPLE
 
 import trailsmith
 import trailsmith.policy.generator as policy
+from test_policy_support import SAMPLE
 from trailsmith.policy.document import Entry, build_documents, passrole_condition
 from trailsmith.policy.extract.base import Known
 from trailsmith.policy.generalize import DIRECTORY_MIN, NAME_CAP, generalize
 from trailsmith.policy.model import MAX_DOCUMENT_CHARS, Evidence
-from trailsmith.policy.usage import aggregate, Filters, instance_profile_roles, known_principals
+from trailsmith.policy.usage import Filters, aggregate, instance_profile_roles, known_principals
 
 T0 = datetime(2024, 8, 1, tzinfo=timezone.utc)
 EVIDENCE = Evidence(1, T0, T0, ("e1",))

@@ -10,10 +10,10 @@ import os
 from pathlib import Path
 
 import pytest
-from test_policy_support import SAMPLE
 
 import trailsmith
 import trailsmith.policy.generator as policy
+from test_policy_support import SAMPLE
 from trailsmith.policy.render import explanation_json, terraform, unique_names
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "policy"

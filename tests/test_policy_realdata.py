@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
-from test_policy_support import REALDATA
 
 import trailsmith
 import trailsmith.policy.generator as policy
+from test_policy_support import REALDATA
 from trailsmith.actions.reference import action_exists
 from trailsmith.policy.arns import covers
 

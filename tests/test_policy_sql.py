@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import sqlglot
-from test_policy_support import SAMPLE
 
 import trailsmith
-from trailsmith.sql.authz import outcome
+from test_policy_support import SAMPLE
 from trailsmith.policy.usage import Filters, Window, aggregate, parse_time, usage_sql
+from trailsmith.sql.authz import outcome
 
 FULL = Filters(
     principals=("arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"),
@@ -103,9 +103,9 @@ def test_aggregation_agrees_with_a_python_recount(sample: Path) -> None:
 def test_packed_and_slotted_fields_give_the_same_calls(sample: Path) -> None:
     """DuckDB's form (one list of every field of the service) and Spark's (one column per slot, only the
     calls that carry a field) give the same request fields to the same events, so the same policies."""
+    from trailsmith.actions.mapping import event_host
     from trailsmith.policy.extract.registry import request_paths
     from trailsmith.policy.usage import layout
-    from trailsmith.actions.mapping import event_host
 
     connection = trailsmith.connect(sample)
     forms: list[Counter[tuple[object, ...]]] = []

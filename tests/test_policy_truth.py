@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_policy_support import BUSY, Synthetic, problems, synthetic
 
 import trailsmith.policy.generator as policy
+from test_policy_support import BUSY, Synthetic, problems, synthetic
 from trailsmith.actions.reference import action_exists
 from trailsmith.synth import SynthConfig
 

@@ -14,15 +14,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from events import ACCOUNT, assume_role, write_records
 
 import trailsmith
-from trailsmith.sql import db
-from trailsmith.sql import saved
+from events import ACCOUNT, assume_role, write_records
 from trailsmith.actions.mapping import map_event
 from trailsmith.cli.output import Format, write
 from trailsmith.errors import QueryError
 from trailsmith.ingestion.driver import ingest
+from trailsmith.sql import db, saved
 from trailsmith.warehouse.store import Warehouse
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

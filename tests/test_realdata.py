@@ -50,7 +50,14 @@ def test_values_are_kept_as_recorded(warehouse: Path) -> None:
     )
     for row in table.to_pylist():
         raw = by_id[row["eventID"]]
-        for name in ("eventSource", "eventName", "awsRegion", "sourceIPAddress", "errorCode", "recipientAccountId"):
+        for name in (
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "sourceIPAddress",
+            "errorCode",
+            "recipientAccountId",
+        ):
             assert row[name] == raw.get(name), name
         assert row["readOnly"] == raw.get("readOnly")
         for blob in ("requestParameters", "responseElements", "additionalEventData"):
@@ -69,7 +76,10 @@ def test_values_are_kept_as_recorded(warehouse: Path) -> None:
         time_text = raw.get("eventTime") or raw["@timestamp"]
         assert row["t"] == time_text[:19]
         if "@timestamp" in raw:  # the forwarder's own fields are kept, not dropped
-            assert json.loads(row["extraFields"]) == {"@timestamp": raw["@timestamp"], "@version": raw["@version"]}
+            assert json.loads(row["extraFields"]) == {
+                "@timestamp": raw["@timestamp"],
+                "@version": raw["@version"],
+            }
         else:
             assert row["extraFields"] is None
 

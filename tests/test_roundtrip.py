@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
 import tempfile
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,11 @@ from trailsmith.warehouse.schema import EVENTS_SCHEMA
 text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 maybe_text = st.none() | text
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.floats(allow_nan=False, allow_infinity=False) | text,
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
     max_leaves=8,
 )
@@ -32,9 +36,7 @@ def records(draw: Any, n: int) -> dict[str, Any]:
         "eventID": f"id-{n}-" + draw(st.text("abcdef0123456789", min_size=1, max_size=8)),
         "eventTime": draw(
             st.datetimes(datetime(1990, 1, 1), datetime(2200, 1, 1), timezones=st.just(timezone.utc))
-        ).strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        ),
+        ).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "eventSource": draw(st.sampled_from(["s3.amazonaws.com", "iam.amazonaws.com", "ünïcode.example"])),
         "eventName": draw(text.filter(bool)),
     }
@@ -49,11 +51,18 @@ def records(draw: Any, n: int) -> dict[str, Any]:
     if draw(st.booleans()):
         record["userIdentity"] = {
             key: draw(maybe_text)
-            for key in draw(st.lists(st.sampled_from(["type", "arn", "accountId", "userName", "invokedBy"]), unique=True))
+            for key in draw(
+                st.lists(st.sampled_from(["type", "arn", "accountId", "userName", "invokedBy"]), unique=True)
+            )
         }
     if draw(st.booleans()):
         record["resources"] = draw(
-            st.lists(st.fixed_dictionaries({}, optional={"ARN": maybe_text, "type": maybe_text, "accountId": maybe_text}), max_size=3)
+            st.lists(
+                st.fixed_dictionaries(
+                    {}, optional={"ARN": maybe_text, "type": maybe_text, "accountId": maybe_text}
+                ),
+                max_size=3,
+            )
         )
     if draw(st.booleans()):
         record[draw(st.sampled_from(["@timestamp", "newTopLevel", "x y"]))] = draw(json_values)
@@ -62,14 +71,28 @@ def records(draw: Any, n: int) -> dict[str, Any]:
 
 def as_stored(record: dict[str, Any]) -> dict[str, Any]:
     """What SQL should give back for ``record``."""
-    out = {k: record.get(k) for k in ("eventID", "eventSource", "eventName", "awsRegion", "errorCode", "userAgent",
-                                      "sourceIPAddress", "recipientAccountId", "readOnly")}
+    out = {
+        k: record.get(k)
+        for k in (
+            "eventID",
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "errorCode",
+            "userAgent",
+            "sourceIPAddress",
+            "recipientAccountId",
+            "readOnly",
+        )
+    }
     for name in ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"):
         out[name] = record.get(name)
     identity = record.get("userIdentity")
     out["identity"] = None if identity is None else {k: v for k, v in identity.items() if v is not None}
     resources = record.get("resources")
-    out["resources"] = None if resources is None else [{k: v for k, v in r.items() if v is not None} for r in resources]
+    out["resources"] = (
+        None if resources is None else [{k: v for k, v in r.items() if v is not None} for r in resources]
+    )
     extra = {k: v for k, v in record.items() if k in ("@timestamp", "newTopLevel", "x y")}
     out["extra"] = extra or None
     out["time"] = record["eventTime"]
@@ -77,23 +100,42 @@ def as_stored(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def from_sql(row: dict[str, Any]) -> dict[str, Any]:
-    out = {k: row[k] for k in ("eventID", "eventSource", "eventName", "awsRegion", "errorCode", "userAgent",
-                               "sourceIPAddress", "recipientAccountId", "readOnly")}
+    out = {
+        k: row[k]
+        for k in (
+            "eventID",
+            "eventSource",
+            "eventName",
+            "awsRegion",
+            "errorCode",
+            "userAgent",
+            "sourceIPAddress",
+            "recipientAccountId",
+            "readOnly",
+        )
+    }
     for name in ("requestParameters", "responseElements", "additionalEventData", "serviceEventDetails"):
         out[name] = None if row[name] is None else json.loads(row[name])
     identity = row["userIdentity"]
     out["identity"] = None if identity is None else {k: v for k, v in identity.items() if v is not None}
-    out["resources"] = None if row["resources"] is None else [
-        {k: v for k, v in r.items() if v is not None} for r in row["resources"]
-    ]
+    out["resources"] = (
+        None
+        if row["resources"] is None
+        else [{k: v for k, v in r.items() if v is not None} for r in row["resources"]]
+    )
     out["extra"] = None if row["extraFields"] is None else json.loads(row["extraFields"])
     out["time"] = row["t"]
     return out
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.integers(0, 10**6), min_size=1, max_size=12, unique=True).flatmap(
-    lambda ns: st.tuples(*[records(n) for n in ns])), st.integers(1, 4), st.sampled_from(["records", "array", "lines"]))
+@given(
+    st.lists(st.integers(0, 10**6), min_size=1, max_size=12, unique=True).flatmap(
+        lambda ns: st.tuples(*[records(n) for n in ns])
+    ),
+    st.integers(1, 4),
+    st.sampled_from(["records", "array", "lines"]),
+)
 def test_any_record_survives_the_warehouse(batch: tuple[dict[str, Any], ...], files: int, form: str) -> None:
     expected = {r["eventID"]: as_stored(r) for r in batch}
     with tempfile.TemporaryDirectory() as tmp:

@@ -13,18 +13,19 @@ import threading
 import time
 import uuid
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from s3server import S3Server, aws_environment, closed_port
 
-from trailsmith.ingestion import sources
+from s3server import S3Server, aws_environment, closed_port
 from trailsmith.errors import SourceError
-from trailsmith.ingestion.s3 import Fetcher, list_entries, parse_uri
+from trailsmith.ingestion import sources
 from trailsmith.ingestion.entry import DIGEST, INSIGHT, LOG, OTHER, SourceEntry, classify
+from trailsmith.ingestion.s3 import Fetcher, list_entries, parse_uri
 
 DAY = "AWSLogs/o-abc/012345678901/CloudTrail/us-east-1/2024/01/01/"
 LOGS = [  # delivery time and a 16-character tag in each name, as CloudTrail writes them
@@ -71,7 +72,7 @@ def _bodies() -> dict[str, bytes]:
     bodies[INSIGHT_KEY] = _records(1)
     bodies[SIBLING] = b"partial upload"
     bodies.update({key: f"body of {key}".encode() for key in ODD})
-    bodies.update({key: b"" for key in MARKERS})
+    bodies.update(dict.fromkeys(MARKERS, b""))
     bodies.update({key: b'{"Records": []}' * (i % 7 + 1) for i, key in enumerate(BULK)})
     bodies[NEIGHBOUR] = b"{}"
     return bodies
@@ -277,9 +278,7 @@ def test_fetch_many_returns_exact_bytes_in_input_order(archive: Archive) -> None
 
 
 @pytest.mark.parametrize("concurrency", [1, 4, 16])
-def test_fetch_many_keeps_at_most_concurrency_requests_in_flight(
-    concurrency: int, archive: Archive
-) -> None:
+def test_fetch_many_keeps_at_most_concurrency_requests_in_flight(concurrency: int, archive: Archive) -> None:
     bucket, bodies = archive
     entries = list(list_entries(f"s3://{bucket}/bulk/"))[:80]
     fetcher = Fetcher()
@@ -361,9 +360,7 @@ def test_missing_bucket(s3_server: S3Server) -> None:
 @pytest.mark.parametrize(
     ("prefix", "phrase"), [("nothing-here", ""), ("only-markers", ", only 2 folder markers")]
 )
-def test_a_prefix_without_objects_is_an_error(
-    prefix: str, phrase: str, archive: Archive
-) -> None:
+def test_a_prefix_without_objects_is_an_error(prefix: str, phrase: str, archive: Archive) -> None:
     uri = f"s3://{archive[0]}/{prefix}"
     with pytest.raises(SourceError) as caught:
         list(list_entries(uri))

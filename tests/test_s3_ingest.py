@@ -9,10 +9,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from events import event, s3_key
-from s3server import S3Server
 
 import trailsmith
+from events import event, s3_key
+from s3server import S3Server
 
 
 @pytest.fixture()
@@ -37,10 +37,15 @@ def test_ingest_from_s3_exactly_once(s3_server: S3Server, bucket: str, tmp_path:
     for n in range(30):
         put(s3_server, bucket, s3_key(1 + n % 2, n), [event(10 * n + k) for k in range(10)])
     put(s3_server, bucket, s3_key(2, 99), [event(k) for k in range(5)])  # a redelivery
-    put(s3_server, bucket, "AWSLogs/o-test/012345678901/CloudTrail-Digest/eu-west-1/2024/03/01/d_CloudTrail-Digest_x.json.gz", [])
+    put(
+        s3_server,
+        bucket,
+        "AWSLogs/o-test/012345678901/CloudTrail-Digest/eu-west-1/2024/03/01/d_CloudTrail-Digest_x.json.gz",
+        [],
+    )
     # untrusted keys: these must never become paths outside the warehouse
     put(s3_server, bucket, "AWSLogs/../../../../tmp/escape.json.gz", [], raw=b"not gzip at all")
-    put(s3_server, bucket, "AWSLogs//etc/passwd.json", [], raw=b"{\"x\": 1}")
+    put(s3_server, bucket, "AWSLogs//etc/passwd.json", [], raw=b'{"x": 1}')
     warehouse = tmp_path / "wh"
     report = trailsmith.ingest([f"s3://{bucket}/AWSLogs"], warehouse, workers=workers)
     assert (report.files_read, report.events_new, report.events_duplicate) == (33, 300, 5)
@@ -51,7 +56,9 @@ def test_ingest_from_s3_exactly_once(s3_server: S3Server, bucket: str, tmp_path:
     assert not Path("/tmp/escape.json.gz").exists() and not (tmp_path / "etc").exists()
     written = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_relative_to(warehouse)]
     assert written == []  # nothing outside the warehouse
-    table = trailsmith.query("SELECT count(DISTINCT eventID) AS n, min(sourceFile) AS f FROM events", warehouse)
+    table = trailsmith.query(
+        "SELECT count(DISTINCT eventID) AS n, min(sourceFile) AS f FROM events", warehouse
+    )
     assert table.column("n")[0].as_py() == 300
     assert table.column("f")[0].as_py().startswith(f"s3://{bucket}/AWSLogs/o-test/")
     # re-run: nothing new; a new object is picked up by its key and ETag

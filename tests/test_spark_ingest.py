@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from events import event, s3_key, write_records
 
 import trailsmith
+from events import event, s3_key, write_records
 from trailsmith import engines
-from trailsmith.warehouse.commit import SMALL_ROWS
 from trailsmith.errors import BadInputError, MissingDependencyError, QueryError
+from trailsmith.warehouse.commit import SMALL_ROWS
 from trailsmith.warehouse.store import Warehouse
 
 if TYPE_CHECKING:
@@ -38,8 +38,14 @@ REALDATA = ROOT.parent / "shared" / "realdata"
 
 # --- inputs ----------------------------------------------------------------------------------------------
 
-DIGEST = {"awsAccountId": "012345678901", "digestStartTime": "x", "digestEndTime": "y", "digestS3Bucket": "b",
-          "digestS3Object": "o", "logFiles": []}
+DIGEST = {
+    "awsAccountId": "012345678901",
+    "digestStartTime": "x",
+    "digestEndTime": "y",
+    "digestS3Bucket": "b",
+    "digestS3Object": "o",
+    "logFiles": [],
+}
 BAD_FILES = {
     "truncated.json.gz": gzip.compress(json.dumps({"Records": [event(1)]}).encode())[:-12],
     "garbage.json": b"this is not json at all",
@@ -86,7 +92,9 @@ def write_inputs(root: Path) -> Path:
     # duplicates: inside a file (a later copy differs), and across files with different contents
     write_records(root / s3_key(1, 1), [event(500 + n) for n in range(10)] + [event(503, eventName="Later")])
     write_records(root / s3_key(1, 2), [event(500 + n, eventName="Redelivered") for n in range(5, 15)])
-    write_records(root / s3_key(2, 3), [event(1), event(2, eventType="AwsCloudTrailInsight")])  # 1: as in forms/
+    write_records(
+        root / s3_key(2, 3), [event(1), event(2, eventType="AwsCloudTrailInsight")]
+    )  # 1: as in forms/
     trail = root / "AWSLogs" / "012345678901"
     (trail / "CloudTrail-Digest" / "eu-west-1").mkdir(parents=True)
     digest = gzip.compress(json.dumps(DIGEST).encode())
@@ -136,7 +144,10 @@ def summary(report: trailsmith.IngestReport) -> dict[str, Any]:
 
 def writers(warehouse: Path) -> set[str]:
     """The Parquet writers of the committed files (``created_by``'s first word)."""
-    return {pq.read_metadata(warehouse / f.path).created_by.split()[0] for f in Warehouse(warehouse).snapshot().files}
+    return {
+        pq.read_metadata(warehouse / f.path).created_by.split()[0]
+        for f in Warehouse(warehouse).snapshot().files
+    }
 
 
 def small_files_per_date(warehouse: Path) -> int:
@@ -147,6 +158,7 @@ def small_files_per_date(warehouse: Path) -> int:
 
 
 # --- ingest ------------------------------------------------------------------------------------------------
+
 
 def test_spark_ingest_gives_the_duckdb_warehouse(tmp_path: Path, spark: SparkSession) -> None:
     from trailsmith.spark.ingest import ingest as spark_ingest
@@ -164,7 +176,9 @@ def test_spark_ingest_gives_the_duckdb_warehouse(tmp_path: Path, spark: SparkSes
     assert kept[event(503)["eventID"]] == "GetObject"  # first copy in its file, not the later one
     assert kept[event(507)["eventID"]] == "GetObject"  # first file in URI order, not the redelivery
     assert kept[event(512)["eventID"]] == "Redelivered"
-    for (stored,) in values(tmp_path / "spark", "SELECT storedFile FROM quarantine WHERE storedFile NOT NULL"):
+    for (stored,) in values(
+        tmp_path / "spark", "SELECT storedFile FROM quarantine WHERE storedFile NOT NULL"
+    ):
         assert (tmp_path / "spark" / stored).is_file()
     # a re-run reads nothing and commits nothing
     again = spark_ingest(sources, tmp_path / "spark", spark=spark)
@@ -181,13 +195,17 @@ def write_round(root: Path, round_number: int) -> None:
             records += [event(1000 + 10 * n + k, eventName="Again") for k in range(3)]  # known events
         write_records(root / s3_key(1 + n, 10 * round_number + n), records)
     if round_number == 1:  # a date round 2 leaves alone: its file stays the first engine's
-        write_records(root / s3_key(4, 19), [event(1900 + k, eventTime=f"2024-03-04T00:00:0{k}Z") for k in range(5)])
+        write_records(
+            root / s3_key(4, 19), [event(1900 + k, eventTime=f"2024-03-04T00:00:0{k}Z") for k in range(5)]
+        )
     else:  # a redelivery of known events only: its date's files are left alone
         write_records(root / s3_key(3, 29), [event(1000 + k, eventName="Again") for k in range(5)])
     (root / f"bad-{round_number}.json").write_bytes(b"nope")
 
 
-def test_each_engine_appends_to_the_others_warehouse_exactly_once(tmp_path: Path, spark: SparkSession) -> None:
+def test_each_engine_appends_to_the_others_warehouse_exactly_once(
+    tmp_path: Path, spark: SparkSession
+) -> None:
     from trailsmith.spark.ingest import ingest as spark_ingest
 
     source = tmp_path / "in"
@@ -220,10 +238,14 @@ def test_each_engine_appends_to_the_others_warehouse_exactly_once(tmp_path: Path
     from trailsmith.spark.sql import sql
 
     query = "SELECT eventID, eventTime, eventDate, resources, sourceFile FROM events ORDER BY eventID"
-    assert values(tmp_path / "duck-first", "SELECT count(*) FROM events WHERE eventDate = DATE '2024-03-04'") == [(5,)]
+    assert values(
+        tmp_path / "duck-first", "SELECT count(*) FROM events WHERE eventDate = DATE '2024-03-04'"
+    ) == [(5,)]
     for name in ("duck-first", "spark-first"):
         assert writers(tmp_path / name) == {"parquet-mr", "parquet-cpp-arrow"}  # Spark's and pyarrow's
-        assert sql(query, tmp_path / name, spark=spark).to_pylist() == values(tmp_path / name, query, rows=False)
+        assert sql(query, tmp_path / name, spark=spark).to_pylist() == values(
+            tmp_path / name, query, rows=False
+        )
     # and again, crosswise: nothing left to read
     assert spark_ingest([str(source)], tmp_path / "spark-first", spark=spark).commits == 0
     assert trailsmith.ingest([str(source)], tmp_path / "duck-first", workers=1).commits == 0
@@ -243,6 +265,7 @@ def test_strict_mode_on_spark_fails_and_commits_nothing(tmp_path: Path, spark: S
 
 # --- the read path -----------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("sample") / "wh"
@@ -253,7 +276,9 @@ def sample_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_spark_reads_views_with_duckdb_types_and_rows(sample_warehouse: Path, spark: SparkSession) -> None:
     from trailsmith.spark.sql import sql
 
-    columns = "eventID, eventTime, eventDate, userIdentity, resources, readOnly, requestParameters, principalArn"
+    columns = (
+        "eventID, eventTime, eventDate, userIdentity, resources, readOnly, requestParameters, principalArn"
+    )
     query = f"SELECT {columns} FROM events WHERE eventDate >= $start ORDER BY eventID"
     params = {"start": "2024-08-02"}
     on_spark = sql(query, sample_warehouse, params, spark=spark)
@@ -264,7 +289,9 @@ def test_spark_reads_views_with_duckdb_types_and_rows(sample_warehouse: Path, sp
     assert on_spark.to_pylist() == on_duckdb.to_pylist()
     for view in ("quarantine", "sources"):
         count = f"SELECT count(*) AS n FROM {view}"
-        assert sql(count, sample_warehouse, spark=spark).to_pylist() == values(sample_warehouse, count, rows=False)
+        assert sql(count, sample_warehouse, spark=spark).to_pylist() == values(
+            sample_warehouse, count, rows=False
+        )
 
 
 def test_engines_query_runs_on_spark(sample_warehouse: Path, spark: SparkSession) -> None:
@@ -301,7 +328,10 @@ def test_words_inside_literals_and_comments_are_not_statements() -> None:
 
 # --- without Spark ---------------------------------------------------------------------------------------
 
-def test_engine_spark_without_pyspark_says_how_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+
+def test_engine_spark_without_pyspark_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setitem(sys.modules, "pyspark", None)  # import pyspark now raises ImportError
     write_records(tmp_path / "f.json.gz", [event(1)])
     with pytest.raises(MissingDependencyError, match=r"pip install 'trailsmith\[spark\]'"):
@@ -319,9 +349,21 @@ def test_cli_engine_spark_without_pyspark_says_how_to_install(tmp_path: Path) ->
     path = os.pathsep.join([str(fake.parent), os.environ.get("PYTHONPATH", "")])
     environment = {**os.environ, "PYTHONPATH": path}
     done = subprocess.run(
-        [sys.executable, "-m", "trailsmith.cli", "ingest", str(tmp_path / "f.json.gz"), "--warehouse",
-         str(tmp_path / "wh"), "--engine", "spark", "--quiet"],
-        capture_output=True, text=True, env=environment,
+        [
+            sys.executable,
+            "-m",
+            "trailsmith.cli",
+            "ingest",
+            str(tmp_path / "f.json.gz"),
+            "--warehouse",
+            str(tmp_path / "wh"),
+            "--engine",
+            "spark",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=environment,
     )
     assert done.returncode == 1
     assert "pip install 'trailsmith[spark]'" in done.stderr and "Traceback" not in done.stderr

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from spark_parity import GOLDEN_POLICIES, differences, edge_warehouse, sample_warehouse
 from typer.testing import CliRunner
 
 import trailsmith.policy.generator as policy
+from spark_parity import GOLDEN_POLICIES, differences, edge_warehouse, sample_warehouse
 from trailsmith.policy.render import explanation_json, terraform, unique_names
 
 if TYPE_CHECKING:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from spark_parity import GOLDEN_QUERIES, as_csv, differences, edge_warehouse, order_columns, sample_warehouse
 from typer.testing import CliRunner
 
 import trailsmith
-from trailsmith.sql import saved
-from trailsmith.spark import saved as spark_saved
+from spark_parity import GOLDEN_QUERIES, as_csv, differences, edge_warehouse, order_columns, sample_warehouse
 from trailsmith.errors import QueryError
+from trailsmith.spark import saved as spark_saved
+from trailsmith.sql import saved
 from trailsmith.warehouse.store import Warehouse
 
 if TYPE_CHECKING:

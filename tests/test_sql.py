@@ -17,10 +17,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import trailsmith
-from trailsmith.sql import authz
-from trailsmith.sql import db
 from trailsmith.errors import QueryError
 from trailsmith.ingestion.driver import ingest
+from trailsmith.sql import authz, db
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 

@@ -8,8 +8,9 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -32,15 +33,34 @@ DIGEST = re.compile(
     r"\2_CloudTrail-Digest_\3_[A-Za-z0-9_.-]+_[a-z]{2}(?:-[a-z]+)+-\d_(\d{4})(\d{2})(\d{2})T\d{6}Z\.json\.gz$"
 )
 DIGEST_KEYS = {
-    "awsAccountId", "digestStartTime", "digestEndTime", "digestS3Bucket", "digestS3Object", "digestPublicKeyFingerprint",
-    "digestSignatureAlgorithm", "newestEventTime", "oldestEventTime", "previousDigestS3Bucket", "previousDigestS3Object",
-    "previousDigestHashValue", "previousDigestHashAlgorithm", "previousDigestSignature", "logFiles",
+    "awsAccountId",
+    "digestStartTime",
+    "digestEndTime",
+    "digestS3Bucket",
+    "digestS3Object",
+    "digestPublicKeyFingerprint",
+    "digestSignatureAlgorithm",
+    "newestEventTime",
+    "oldestEventTime",
+    "previousDigestS3Bucket",
+    "previousDigestS3Object",
+    "previousDigestHashValue",
+    "previousDigestHashAlgorithm",
+    "previousDigestSignature",
+    "logFiles",
 }
 LOG_FILE_KEYS = {"s3Bucket", "s3Object", "hashValue", "hashAlgorithm", "newestEventTime", "oldestEventTime"}
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 DENIED_CODES = {"AccessDenied", "AccessDeniedException", "Client.UnauthorizedOperation"}
-TINY = SynthConfig(seed=5, accounts=2, regions=("us-east-1", "eu-west-1"), days=2, events=400, file_minutes=60,
-                   duplicates=0.2)
+TINY = SynthConfig(
+    seed=5,
+    accounts=2,
+    regions=("us-east-1", "eu-west-1"),
+    days=2,
+    events=400,
+    file_minutes=60,
+    duplicates=0.2,
+)
 
 
 # -- helpers ---------------------------------------------------------------------------------------------------
@@ -136,15 +156,25 @@ def test_digests_list_every_log_file_with_its_hash_and_chain(sample: Archive) ->
         assert digest["digestS3Object"] == key and digest["digestS3Bucket"] == sample.report.bucket
         for entry in digest["logFiles"]:
             assert set(entry) == LOG_FILE_KEYS and entry["hashAlgorithm"] == "SHA-256"
-            assert hashlib.sha256(gzip.decompress(sample.logs[entry["s3Object"]])).hexdigest() == entry["hashValue"]
-            assert digest["oldestEventTime"] <= entry["oldestEventTime"] <= entry["newestEventTime"] <= digest["newestEventTime"]
+            assert (
+                hashlib.sha256(gzip.decompress(sample.logs[entry["s3Object"]])).hexdigest()
+                == entry["hashValue"]
+            )
+            assert (
+                digest["oldestEventTime"]
+                <= entry["oldestEventTime"]
+                <= entry["newestEventTime"]
+                <= digest["newestEventTime"]
+            )
             listed[entry["s3Object"]] += 1
         region = key.split("/")[4]
         chains[(digest["awsAccountId"], region)].append((digest["digestEndTime"], digest, text))
     assert listed == collections.Counter(list(sample.logs)), "each log file in exactly one digest"
     for chain in chains.values():
         chain.sort(key=lambda item: item[0])
-        assert chain[0][1]["previousDigestS3Object"] is None and chain[0][1]["previousDigestHashValue"] is None
+        assert (
+            chain[0][1]["previousDigestS3Object"] is None and chain[0][1]["previousDigestHashValue"] is None
+        )
         for (_, before, text), (_, after, _) in zip(chain, chain[1:]):
             assert after["previousDigestS3Object"] == before["digestS3Object"]
             assert after["previousDigestHashValue"] == hashlib.sha256(text).hexdigest()
@@ -178,9 +208,16 @@ def test_records_have_cloudtrail_fields_and_unique_ids_outside_duplicates(sample
             assert record["eventCategory"] in ("Management", "Data")
             assert record["managementEvent"] is (record["eventCategory"] == "Management")
             assert isinstance(record["readOnly"], bool) and record["eventType"] in (
-                "AwsApiCall", "AwsServiceEvent", "AwsConsoleSignIn")
+                "AwsApiCall",
+                "AwsServiceEvent",
+                "AwsConsoleSignIn",
+            )
             assert "invokedBy" in record["userIdentity"] or record["userIdentity"]["type"]
-            if record["eventType"] == "AwsApiCall" and holder_of(record["userIdentity"]) and "invokedBy" not in record["userIdentity"]:
+            if (
+                record["eventType"] == "AwsApiCall"
+                and holder_of(record["userIdentity"])
+                and "invokedBy" not in record["userIdentity"]
+            ):
                 assert record["tlsDetails"]["tlsVersion"].startswith("TLSv1.")
     assert duplicates == sample.report.totals.duplicate_files > 0
     assert len(owners) == sample.report.totals.events
@@ -205,16 +242,40 @@ def test_sample_preset_is_small(sample: Archive) -> None:
     total = sum(len(data) for data in sample.files.values())
     assert 300_000 <= total <= 1_000_000
     assert 100 <= len(sample.logs) <= 200
-    assert sample.report.totals.events == 1000 and sample.report.totals.bytes + sample.report.totals.digest_bytes == total
+    assert (
+        sample.report.totals.events == 1000
+        and sample.report.totals.bytes + sample.report.totals.digest_bytes == total
+    )
 
 
 RENAMED = {
-    "s3.amazonaws.com": {"ListObjects", "ListObjectsV2", "HeadBucket", "HeadObject", "ListBuckets", "CreateMultipartUpload",
-                         "UploadPart", "CompleteMultipartUpload", "CopyObject", "UploadPartCopy", "DeleteObjects",
-                         "ListObjectVersions", "ListMultipartUploads", "ListParts", "PutBucketLifecycleConfiguration",
-                         "GetBucketEncryption", "DeleteBucketCors", "PutBucketReplication"},
-    "lambda.amazonaws.com": {"CreateFunction20150331", "UpdateFunctionConfiguration20150331v2", "GetFunction20150331v2",
-                             "ListFunctions20150331", "Invoke"},
+    "s3.amazonaws.com": {
+        "ListObjects",
+        "ListObjectsV2",
+        "HeadBucket",
+        "HeadObject",
+        "ListBuckets",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "CompleteMultipartUpload",
+        "CopyObject",
+        "UploadPartCopy",
+        "DeleteObjects",
+        "ListObjectVersions",
+        "ListMultipartUploads",
+        "ListParts",
+        "PutBucketLifecycleConfiguration",
+        "GetBucketEncryption",
+        "DeleteBucketCors",
+        "PutBucketReplication",
+    },
+    "lambda.amazonaws.com": {
+        "CreateFunction20150331",
+        "UpdateFunctionConfiguration20150331v2",
+        "GetFunction20150331v2",
+        "ListFunctions20150331",
+        "Invoke",
+    },
     "kms.amazonaws.com": {"ReEncrypt"},
     "sts.amazonaws.com": {"GetCallerIdentity"},
     "signin.amazonaws.com": {"ConsoleLogin"},
@@ -231,22 +292,51 @@ def test_sample_covers_every_case_the_generator_knows(sample: Archive) -> None:
     for source, names in RENAMED.items():
         assert {(source, n) for n in names} <= pairs
     sources = {r["eventSource"].split(".")[0] for r in records}
-    assert {"iam", "sts", "ec2", "kms", "monitoring", "logs", "ssm", "secretsmanager", "sqs", "sns", "cloudformation",
-            "ecs", "s3", "lambda", "dynamodb", "signin"} <= sources
+    assert {
+        "iam",
+        "sts",
+        "ec2",
+        "kms",
+        "monitoring",
+        "logs",
+        "ssm",
+        "secretsmanager",
+        "sqs",
+        "sns",
+        "cloudformation",
+        "ecs",
+        "s3",
+        "lambda",
+        "dynamodb",
+        "signin",
+    } <= sources
     codes = collections.Counter(r.get("errorCode") for r in records)
     assert codes["AccessDenied"] and codes["Client.UnauthorizedOperation"] and codes["AccessDeniedException"]
     assert codes["ThrottlingException"] and codes["NoSuchKey"]
-    assert any(r["errorMessage"] == "Rate exceeded" for r in records if r.get("errorCode") == "ThrottlingException")
-    data = {r["eventSource"] for r in records if r["eventCategory"] == "Data" and r["managementEvent"] is False}
+    assert any(
+        r["errorMessage"] == "Rate exceeded" for r in records if r.get("errorCode") == "ThrottlingException"
+    )
+    data = {
+        r["eventSource"] for r in records if r["eventCategory"] == "Data" and r["managementEvent"] is False
+    }
     assert {"s3.amazonaws.com", "lambda.amazonaws.com", "dynamodb.amazonaws.com"} <= data
     identities = [r["userIdentity"] for r in records]
     assert any("type" not in u and set(u) == {"accountId", "invokedBy"} for u in identities)
     assert any(u.get("type") == "AWSService" for u in identities)
     assert any(r["eventType"] == "AwsServiceEvent" for r in records)
-    on_behalf = [r for r in records if r["userIdentity"].get("type") == "AssumedRole" and "invokedBy" in r["userIdentity"]]
+    on_behalf = [
+        r
+        for r in records
+        if r["userIdentity"].get("type") == "AssumedRole" and "invokedBy" in r["userIdentity"]
+    ]
     assert on_behalf and all(r["sourceIPAddress"] == r["userIdentity"]["invokedBy"] for r in on_behalf)
-    issuers = {u["sessionContext"]["sessionIssuer"]["arn"] for u in identities if u.get("type") == "AssumedRole"}
-    assert any(re.search(r":role/aws-reserved/sso\.amazonaws\.com/AWSReservedSSO_\w+_[0-9a-f]{16}$", a) for a in issuers)
+    issuers = {
+        u["sessionContext"]["sessionIssuer"]["arn"] for u in identities if u.get("type") == "AssumedRole"
+    }
+    assert any(
+        re.search(r":role/aws-reserved/sso\.amazonaws\.com/AWSReservedSSO_\w+_[0-9a-f]{16}$", a)
+        for a in issuers
+    )
     assert any(":role/service/" in a for a in issuers)
     assert any(u.get("type") == "IAMUser" and u.get("accessKeyId", "").startswith("AKIA") for u in identities)
     root = [r for r in records if r["userIdentity"].get("type") == "Root"]
@@ -259,8 +349,16 @@ def test_sample_covers_every_case_the_generator_knows(sample: Archive) -> None:
 
 
 #: ARN placeholders whose values may contain "/" (object keys, paths, log groups, secret names)
-_SLASHED = {"${ObjectName}", "${RoleNameWithPath}", "${UserNameWithPath}", "${PolicyNameWithPath}",
-            "${ParameterNameWithoutLeadingSlash}", "${LogGroupName}", "${LogStreamName}", "${SecretId}"}
+_SLASHED = {
+    "${ObjectName}",
+    "${RoleNameWithPath}",
+    "${UserNameWithPath}",
+    "${PolicyNameWithPath}",
+    "${ParameterNameWithoutLeadingSlash}",
+    "${LogGroupName}",
+    "${LogStreamName}",
+    "${SecretId}",
+}
 
 
 def _arn_pattern(template: str) -> re.Pattern[str]:
@@ -314,7 +412,9 @@ def test_truth_agrees_with_what_the_files_contain(sample: Archive) -> None:
         request = r["requestParameters"] or {}
         ok = "errorCode" not in r
         if r.get("errorCode") in DENIED_CODES:
-            action, resource = re.search(r"perform: (\S+) on resource: (.+?) because no", r["errorMessage"]).groups()
+            action, resource = re.search(
+                r"perform: (\S+) on resource: (.+?) because no", r["errorMessage"]
+            ).groups()
             assert (action, resource) in denied
         elif r["eventName"] == "HeadObject" and ok:
             assert ("s3:GetObject", f"arn:aws:s3:::{request['bucketName']}/{request['key']}") in needed
@@ -339,7 +439,9 @@ def test_truth_agrees_with_what_the_files_contain(sample: Archive) -> None:
         elif r["eventName"] == "CreateStack" and ok:
             assert (request["roleARN"], "cloudformation.amazonaws.com", "") in truth[holder].passroles
     assert {h: dict(c) for h, c in events.items()} == {arn: h.events for arn, h in truth.items()}
-    assert {h: dict(c) for h, c in errors.items() if c} == {arn: h.errors for arn, h in truth.items() if h.errors}
+    assert {h: dict(c) for h, c in errors.items() if c} == {
+        arn: h.errors for arn, h in truth.items() if h.errors
+    }
     assert service == sample.report.totals.service_events > 0
     assert sum(h.event_count for h in truth.values()) + service == sample.report.totals.events
     everything = {a for h in truth.values() for a, _ in h.needed}
@@ -356,7 +458,17 @@ def test_truth_json_is_sorted_and_complete(sample: Archive, tmp_path: Path) -> N
     assert document["totals"]["events"] == 1000 and document["totals"]["digests"] == len(sample.digests)
     holder = document["holders"][next(iter(document["holders"]))]
     assert holder["needed"] == sorted(holder["needed"])
-    assert set(holder) == {"account", "kind", "persona", "event_count", "events", "errors", "needed", "denied", "passroles"}
+    assert set(holder) == {
+        "account",
+        "kind",
+        "persona",
+        "event_count",
+        "events",
+        "errors",
+        "needed",
+        "denied",
+        "passroles",
+    }
 
 
 # -- errors, progress and the command line ---------------------------------------------------------------------
@@ -377,8 +489,13 @@ def test_refuses_a_non_empty_output_and_a_truth_inside_the_archive(tmp_path: Pat
 
 @pytest.mark.parametrize(
     ("changes", "option"),
-    [({"file_minutes": 7}, "--file-minutes"), ({"regions": ("us-east-1", "mars")}, "--regions"),
-     ({"duplicates": 1.5}, "--duplicates"), ({"accounts": 0}, "--accounts"), ({"regions": ()}, "--regions")],
+    [
+        ({"file_minutes": 7}, "--file-minutes"),
+        ({"regions": ("us-east-1", "mars")}, "--regions"),
+        ({"duplicates": 1.5}, "--duplicates"),
+        ({"accounts": 0}, "--accounts"),
+        ({"regions": ()}, "--regions"),
+    ],
 )
 def test_bad_configuration_names_the_option_and_how_to_fix_it(changes: dict[str, Any], option: str) -> None:
     with pytest.raises(SynthConfigError) as caught:
@@ -412,7 +529,16 @@ def test_cli_writes_the_archive_and_the_truth(tmp_path: Path) -> None:
     runner = CliRunner()
     help_text = runner.invoke(app, ["synth", "--help"]).output
     assert "--truth" in help_text and "--preset" in help_text and "Examples" in help_text
-    args = ["synth", str(tmp_path / "out"), "--preset", "sample", "--events", "300", "--truth", str(tmp_path / "t.json")]
+    args = [
+        "synth",
+        str(tmp_path / "out"),
+        "--preset",
+        "sample",
+        "--events",
+        "300",
+        "--truth",
+        str(tmp_path / "t.json"),
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "300 events" in result.output

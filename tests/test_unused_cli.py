@@ -151,9 +151,17 @@ def test_suggest_writes_policies_and_diffs(warehouse: Path, tmp_path: Path) -> N
     assert "# removes 435 of 440 granted actions (98.9%)" in diff
     assert f"wrote a suggestion for each of 1 principals to {out}" in result.stderr
     index = json.loads((out / "index.json").read_text())
-    assert index == {arn: {"files": ["062058595613-user-engineering-alice.diff.txt",
-                                     "062058595613-user-engineering-alice.policy.json"],
-                           "kept": 5, "removed": 435, "added": 0}}
+    assert index == {
+        arn: {
+            "files": [
+                "062058595613-user-engineering-alice.diff.txt",
+                "062058595613-user-engineering-alice.policy.json",
+            ],
+            "kept": 5,
+            "removed": 435,
+            "added": 0,
+        }
+    }
 
 
 def test_file_names_never_leave_the_directory(warehouse: Path, tmp_path: Path) -> None:

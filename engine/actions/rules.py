@@ -210,15 +210,28 @@ RULES: Mapping[str, Mapping[str, str]] = {
         "ListAccessPointsForDirectoryBuckets": "s3express:ListAccessPointsForDirectoryBuckets",
     },
     # Directory buckets: object-level calls on the zonal endpoint are authorised by the session.
-    "s3express": {
-        name: "s3express:CreateSession"
-        for name in (
-            "GetObject", "PutObject", "HeadObject", "DeleteObject", "DeleteObjects", "CopyObject",
-            "GetObjectAttributes", "HeadBucket", "ListObjectsV2", "CreateMultipartUpload", "UploadPart",
-            "UploadPartCopy", "CompleteMultipartUpload", "AbortMultipartUpload", "ListMultipartUploads",
-            "ListParts", "RenameObject",
-        )
-    },
+    "s3express": dict.fromkeys(
+        (
+            "GetObject",
+            "PutObject",
+            "HeadObject",
+            "DeleteObject",
+            "DeleteObjects",
+            "CopyObject",
+            "GetObjectAttributes",
+            "HeadBucket",
+            "ListObjectsV2",
+            "CreateMultipartUpload",
+            "UploadPart",
+            "UploadPartCopy",
+            "CompleteMultipartUpload",
+            "AbortMultipartUpload",
+            "ListMultipartUploads",
+            "ListParts",
+            "RenameObject",
+        ),
+        "s3express:CreateSession",
+    ),
     "lambda": {
         "Invoke": "lambda:InvokeFunction",
         "InvokeWithResponseStream": "lambda:InvokeFunction",
@@ -301,7 +314,9 @@ RULES: Mapping[str, Mapping[str, str]] = {
         f"Batch{verb}{thing}": f"bcm-pricing-calculator:{verb}{thing}"
         for verb in ("Create", "Update", "Delete")
         for thing in (
-            "BillScenarioCommitmentModification", "BillScenarioUsageModification", "WorkloadEstimateUsage",
+            "BillScenarioCommitmentModification",
+            "BillScenarioUsageModification",
+            "WorkloadEstimateUsage",
         )
     },
     "cases": {
@@ -342,14 +357,17 @@ RULES: Mapping[str, Mapping[str, str]] = {
             for verb in ("Create", "Update", "Delete")
             for thing in ("Budget", "Notification", "Subscriber")
         },
-        **{
-            name: "budgets:ViewBudget"
-            for name in (
-                "DescribeBudget", "DescribeBudgets", "DescribeBudgetPerformanceHistory",
-                "DescribeBudgetNotificationsForAccount", "DescribeNotificationsForBudget",
+        **dict.fromkeys(
+            (
+                "DescribeBudget",
+                "DescribeBudgets",
+                "DescribeBudgetPerformanceHistory",
+                "DescribeBudgetNotificationsForAccount",
+                "DescribeNotificationsForBudget",
                 "DescribeSubscribersForNotification",
-            )
-        },
+            ),
+            "budgets:ViewBudget",
+        ),
     },
     "cassandra": {
         "CreateKeyspace": "cassandra:Create",
@@ -370,16 +388,15 @@ REQUEST_DEPENDENT: Mapping[str, Mapping[str, str]] = {
     "dynamodb": {
         "TransactWriteItems": "dynamodb:ConditionCheckItem dynamodb:DeleteItem dynamodb:PutItem "
         "dynamodb:UpdateItem",
-        **{
-            name: "dynamodb:PartiQLSelect dynamodb:PartiQLInsert dynamodb:PartiQLUpdate "
-            "dynamodb:PartiQLDelete"
-            for name in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction")
-        },
+        **dict.fromkeys(
+            ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"),
+            "dynamodb:PartiQLSelect dynamodb:PartiQLInsert dynamodb:PartiQLUpdate dynamodb:PartiQLDelete",
+        ),
     },
-    "neptune-db": {
-        name: "neptune-db:ReadDataViaQuery neptune-db:WriteDataViaQuery neptune-db:DeleteDataViaQuery"
-        for name in ("ExecuteGremlinQuery", "ExecuteGremlinExplainQuery", "ExecuteOpenCypherQuery")
-    },
+    "neptune-db": dict.fromkeys(
+        ("ExecuteGremlinQuery", "ExecuteGremlinExplainQuery", "ExecuteOpenCypherQuery"),
+        "neptune-db:ReadDataViaQuery neptune-db:WriteDataViaQuery neptune-db:DeleteDataViaQuery",
+    ),
     "neptune-graph": {
         "ExecuteQuery": "neptune-graph:ReadDataViaQuery neptune-graph:WriteDataViaQuery "
         "neptune-graph:DeleteDataViaQuery",
@@ -396,15 +413,40 @@ NO_PERMISSION_REASONS: Mapping[str, str] = {
 }
 
 _UNSIGNED_COGNITO_IDP = (
-    "AssociateSoftwareToken", "ChangePassword", "CompleteWebAuthnRegistration", "ConfirmDevice",
-    "ConfirmForgotPassword", "ConfirmSignUp", "DeleteUser", "DeleteUserAttributes",
-    "DeleteWebAuthnCredential", "ForgetDevice", "ForgotPassword", "GetDevice", "GetTokensFromRefreshToken",
-    "GetUser", "GetUserAttributeVerificationCode", "GetUserAuthFactors", "GlobalSignOut", "InitiateAuth",
+    "AssociateSoftwareToken",
+    "ChangePassword",
+    "CompleteWebAuthnRegistration",
+    "ConfirmDevice",
+    "ConfirmForgotPassword",
+    "ConfirmSignUp",
+    "DeleteUser",
+    "DeleteUserAttributes",
+    "DeleteWebAuthnCredential",
+    "ForgetDevice",
+    "ForgotPassword",
+    "GetDevice",
+    "GetTokensFromRefreshToken",
+    "GetUser",
+    "GetUserAttributeVerificationCode",
+    "GetUserAuthFactors",
+    "GlobalSignOut",
+    "InitiateAuth",
     "ListDevices",
-    "ListUserSessions", "ListWebAuthnCredentials", "ResendConfirmationCode", "RespondToAuthChallenge",
-    "RevokeToken", "RevokeUserSession", "SetUserMFAPreference", "SetUserSettings", "SignUp",
-    "StartWebAuthnRegistration", "UpdateAuthEventFeedback", "UpdateDeviceStatus", "UpdateUserAttributes",
-    "VerifySoftwareToken", "VerifyUserAttribute",
+    "ListUserSessions",
+    "ListWebAuthnCredentials",
+    "ResendConfirmationCode",
+    "RespondToAuthChallenge",
+    "RevokeToken",
+    "RevokeUserSession",
+    "SetUserMFAPreference",
+    "SetUserSettings",
+    "SignUp",
+    "StartWebAuthnRegistration",
+    "UpdateAuthEventFeedback",
+    "UpdateDeviceStatus",
+    "UpdateUserAttributes",
+    "VerifySoftwareToken",
+    "VerifyUserAttribute",
 )
 _SSO_PORTAL = ("GetRoleCredentials", "ListAccountRoles", "ListAccounts", "Logout")
 
@@ -417,25 +459,31 @@ NO_PERMISSION: Mapping[str, Mapping[str, str]] = {
         "AssumeRoleWithWebIdentity": "unsigned",
     },
     "signin": {
-        **{
-            name: "console-sign-in"
-            for name in (
-                "ConsoleLogin", "SwitchRole", "ExitRole", "RenewRole", "CheckMfa", "GetSigninToken",
-                "CredentialChallenge", "CredentialVerification", "UserAuthentication",
-            )
-        },
+        **dict.fromkeys(
+            (
+                "ConsoleLogin",
+                "SwitchRole",
+                "ExitRole",
+                "RenewRole",
+                "CheckMfa",
+                "GetSigninToken",
+                "CredentialChallenge",
+                "CredentialVerification",
+                "UserAuthentication",
+            ),
+            "console-sign-in",
+        ),
         "CreateOAuth2Token": "unsigned",
         "CreateOAuth2TokenWithTokenExchange": "unsigned",
     },
-    "cognito-idp": {name: "unsigned" for name in _UNSIGNED_COGNITO_IDP},
-    "cognito-identity": {
-        name: "unsigned"
-        for name in ("GetCredentialsForIdentity", "GetId", "GetOpenIdToken", "UnlinkIdentity")
-    },
-    "sso-oauth": {name: "unsigned" for name in ("CreateToken", "RegisterClient", "StartDeviceAuthorization")},
+    "cognito-idp": dict.fromkeys(_UNSIGNED_COGNITO_IDP, "unsigned"),
+    "cognito-identity": dict.fromkeys(
+        ("GetCredentialsForIdentity", "GetId", "GetOpenIdToken", "UnlinkIdentity"), "unsigned"
+    ),
+    "sso-oauth": dict.fromkeys(("CreateToken", "RegisterClient", "StartDeviceAuthorization"), "unsigned"),
     # The access portal API: CloudTrail records it under sso.amazonaws.com, botocore under portal.sso.
-    "sso": {name: "unsigned" for name in _SSO_PORTAL},
-    "portal.sso": {name: "unsigned" for name in _SSO_PORTAL},
+    "sso": dict.fromkeys(_SSO_PORTAL, "unsigned"),
+    "portal.sso": dict.fromkeys(_SSO_PORTAL, "unsigned"),
 }
 
 #: IAM prefixes whose API actions are the HTTP verbs (``apigateway:GET`` ...), with the botocore service

@@ -21,7 +21,8 @@ from __future__ import annotations
 import enum
 import importlib
 import os
-from typing import TYPE_CHECKING, Any, ContextManager, Mapping, Protocol, Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ContextManager, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -43,11 +44,15 @@ class Engine(str, enum.Enum):
 class Backend(Protocol):
     """What one engine does for trailsmith. ``warehouse`` is a path, or None for the default one."""
 
-    def ingest(self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any) -> IngestReport:
+    def ingest(
+        self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any
+    ) -> IngestReport:
         """:func:`trailsmith.ingest` on this engine; ``options`` are its keyword arguments."""
         ...
 
-    def query(self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def query(
+        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         """One reading statement in the engine's own dialect, the result as an Arrow table."""
         ...
 
@@ -57,7 +62,9 @@ class Backend(Protocol):
         """The same, as batches read while the warehouse stays open (closed on exit)."""
         ...
 
-    def run_saved(self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def run_saved(
+        self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         """Saved query ``name`` with ``params`` over its defaults."""
         ...
 

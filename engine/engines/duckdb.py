@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -19,10 +20,14 @@ from trailsmith.sql import db, saved
 class DuckDBBackend:
     """:class:`trailsmith.engines.Backend` on DuckDB."""
 
-    def ingest(self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any) -> IngestReport:
+    def ingest(
+        self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any
+    ) -> IngestReport:
         return ingest_files(sources, warehouse, **options)
 
-    def query(self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def query(
+        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         return db.query(sql, warehouse, params)
 
     @contextlib.contextmanager
@@ -35,7 +40,9 @@ class DuckDBBackend:
         finally:
             connection.close()
 
-    def run_saved(self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def run_saved(
+        self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         return saved.run_saved(name, warehouse, **dict(params))
 
     def saved_sql(self, name: str) -> str:

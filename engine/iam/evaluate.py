@@ -324,8 +324,9 @@ def evaluate(resolved: Resolved) -> Evaluation:
         if grant is None:
             grant = shared[numbers] = _grant([ways[n] for n in numbers])
         grants[action] = grant
-    return Evaluation(resolved.principal, grants, frozenset(denied), frozenset(outside),
-                      tuple(dict.fromkeys(notes)))
+    return Evaluation(
+        resolved.principal, grants, frozenset(denied), frozenset(outside), tuple(dict.fromkeys(notes))
+    )
 
 
 def _grant(ways: list[_Way]) -> Grant:
@@ -350,8 +351,12 @@ def _checked(policy: Policy, notes: list[str]) -> Iterable[Statement]:
         yield statement
 
 
-def _bound(boundary: Policy, bearing: dict[str, tuple[int, ...]], bear: Callable[[Iterable[str], _Way], None],
-           notes: list[str]) -> set[str]:
+def _bound(
+    boundary: Policy,
+    bearing: dict[str, tuple[int, ...]],
+    bear: Callable[[Iterable[str], _Way], None],
+    notes: list[str],
+) -> set[str]:
     """Drop what the boundary does not allow, note where it allows only in part; returns what was dropped."""
     inside: set[str] = set()
     fully: set[str] = set()

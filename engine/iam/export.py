@@ -42,8 +42,12 @@ _ENTITY_ARN = re.compile(
 )
 _LISTS = {"user": "UserDetailList", "role": "RoleDetailList"}
 _INLINE = {"user": "UserPolicyList", "role": "RolePolicyList", "group": "GroupPolicyList"}
-_NAMES = {"UserDetailList": ("UserName", "user"), "RoleDetailList": ("RoleName", "role"),
-          "GroupDetailList": ("GroupName", "group"), "Policies": ("PolicyName", "policy")}
+_NAMES = {
+    "UserDetailList": ("UserName", "user"),
+    "RoleDetailList": ("RoleName", "role"),
+    "GroupDetailList": ("GroupName", "group"),
+    "Policies": ("PolicyName", "policy"),
+}
 
 
 class IamExportError(TrailsmithError):
@@ -255,8 +259,15 @@ def _either(item: Mapping[str, Any], name: str, where: str) -> tuple[tuple[str, 
 
 
 def _kind(value: Any) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-             float: "a number", type(None): "null"}
+    names = {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }
     return names.get(type(value), type(value).__name__)
 
 
@@ -337,13 +348,18 @@ class _Reader:
 
     def page(self, page: Mapping[str, Any], prefix: str) -> None:
         if page.get("IsTruncated") is True:
-            self.problem(f"{prefix}IsTruncated", "is true: this is one page of a longer answer, and the "
-                         "entries on the other pages are missing (the AWS CLI fetches every page unless "
-                         "--max-items or --no-paginate was given)")
+            self.problem(
+                f"{prefix}IsTruncated",
+                "is true: this is one page of a longer answer, and the "
+                "entries on the other pages are missing (the AWS CLI fetches every page unless "
+                "--max-items or --no-paginate was given)",
+            )
         readers: tuple[tuple[str, Callable[[Any, str], None]], ...] = (
-            ("Policies", self._policy), ("GroupDetailList", self._group),
+            ("Policies", self._policy),
+            ("GroupDetailList", self._group),
             ("UserDetailList", lambda entry, where: self._entity(entry, where, "user")),
-            ("RoleDetailList", lambda entry, where: self._entity(entry, where, "role")))
+            ("RoleDetailList", lambda entry, where: self._entity(entry, where, "role")),
+        )
         for key, read in readers:
             entries = page.get(key)
             if entries is None:

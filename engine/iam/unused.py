@@ -50,12 +50,22 @@ BATCH_ROWS = 64 * 1024
 
 _TIME = pa.timestamp("us", tz="UTC")
 #: The rows, one per (principal, action); the fields of :class:`UnusedRow`.
-SCHEMA = pa.schema([
-    ("principal", pa.string()), ("action", pa.string()), ("access_level", pa.string()),
-    ("status", pa.string()), ("granted_by", pa.list_(pa.string())), ("last_used", _TIME),
-    ("calls", pa.int64()), ("conditional", pa.bool_()), ("resource_scoped", pa.bool_()),
-    ("limited_by", pa.list_(pa.string())), ("denied_calls", pa.int64()), ("last_denied", _TIME),
-])
+SCHEMA = pa.schema(
+    [
+        ("principal", pa.string()),
+        ("action", pa.string()),
+        ("access_level", pa.string()),
+        ("status", pa.string()),
+        ("granted_by", pa.list_(pa.string())),
+        ("last_used", _TIME),
+        ("calls", pa.int64()),
+        ("conditional", pa.bool_()),
+        ("resource_scoped", pa.bool_()),
+        ("limited_by", pa.list_(pa.string())),
+        ("denied_calls", pa.int64()),
+        ("last_denied", _TIME),
+    ]
+)
 
 # One row per (principal, action, outcome) over the window: UNNEST in the select list, grouped outside
 # (the form views.py uses, which DuckDB plans well and sqlglot carries to Spark).
@@ -89,9 +99,12 @@ class ActionUsage:
     last_denied: datetime | None = None
 
     def merge(self, other: ActionUsage) -> ActionUsage:
-        return ActionUsage(self.calls + other.calls, _latest(self.last_used, other.last_used),
-                           self.denied_calls + other.denied_calls,
-                           _latest(self.last_denied, other.last_denied))
+        return ActionUsage(
+            self.calls + other.calls,
+            _latest(self.last_used, other.last_used),
+            self.denied_calls + other.denied_calls,
+            _latest(self.last_denied, other.last_denied),
+        )
 
 
 def _latest(a: datetime | None, b: datetime | None) -> datetime | None:
@@ -140,10 +153,18 @@ class PrincipalSummary:
 
     def line(self) -> str:
         seen = "" if self.calls else "; never seen in the window"
-        extra = "".join(f"; {n:,} {what}" for n, what in ((self.not_granted, "used but not granted"),
-                                                          (self.denied, "denied and not granted")) if n)
-        return (f"{self.principal}: {self.granted:,} granted, {self.used:,} used, {self.unused:,} unused "
-                f"({self.removable:.1%} removable){extra}{seen}")
+        extra = "".join(
+            f"; {n:,} {what}"
+            for n, what in (
+                (self.not_granted, "used but not granted"),
+                (self.denied, "denied and not granted"),
+            )
+            if n
+        )
+        return (
+            f"{self.principal}: {self.granted:,} granted, {self.used:,} used, {self.unused:,} unused "
+            f"({self.removable:.1%} removable){extra}{seen}"
+        )
 
 
 @dataclass(frozen=True)
@@ -199,10 +220,24 @@ class UnusedReport:
             calls, unmapped = self.activity.get(arn, (0, 0))
             notes = list(evaluation.notes)
             if unmapped:
-                notes.append(f"{unmapped:,} authorised calls map to no IAM action: an action they needed "
-                             "may be listed as unused")
-            out.append(PrincipalSummary(arn, len(grants), used, len(grants) - used, not_granted, denied,
-                                        calls, unmapped, self.matched.get(arn, ()), tuple(notes)))
+                notes.append(
+                    f"{unmapped:,} authorised calls map to no IAM action: an action they needed "
+                    "may be listed as unused"
+                )
+            out.append(
+                PrincipalSummary(
+                    arn,
+                    len(grants),
+                    used,
+                    len(grants) - used,
+                    not_granted,
+                    denied,
+                    calls,
+                    unmapped,
+                    self.matched.get(arn, ()),
+                    tuple(notes),
+                )
+            )
         return out
 
 
@@ -221,9 +256,18 @@ def _principal_rows(evaluation: Evaluation, usage: Mapping[str, ActionUsage]) ->
         else:
             continue
         yield UnusedRow(
-            arn, action, _access_level(action), status, grant.granted_by if grant else (), used.last_used,
-            used.calls, grant.conditional if grant else None, grant.resource_scoped if grant else None,
-            grant.limited_by if grant else (), used.denied_calls, used.last_denied,
+            arn,
+            action,
+            _access_level(action),
+            status,
+            grant.granted_by if grant else (),
+            used.last_used,
+            used.calls,
+            grant.conditional if grant else None,
+            grant.resource_scoped if grant else None,
+            grant.limited_by if grant else (),
+            used.denied_calls,
+            used.last_denied,
         )
 
 
@@ -274,8 +318,13 @@ def choose(details: AuthorizationDetails, requested: Sequence[str] | None) -> tu
         found = [p for p in details.principals if matched.get(p.arn)]
         if not found:
             close = difflib.get_close_matches(item, [p.arn for p in details.principals], n=1, cutoff=0.6)
-            hint = f"Did you mean {close[0]}?" if close else (
-                "Give the ARN of a role or user of the export, or its policies with --policy-file ARN=FILE")
+            hint = (
+                f"Did you mean {close[0]}?"
+                if close
+                else (
+                    "Give the ARN of a role or user of the export, or its policies with --policy-file ARN=FILE"
+                )
+            )
             raise IamExportError(f"principal {item} is not in the IAM input", hint=hint)
         out.extend(p for p in found if p not in out)
     return tuple(out)
@@ -290,12 +339,16 @@ def _where(window: Window) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     first, last = window.partition_bounds()
     if window.since is not None:
-        where += ["eventDate >= CAST($first_day AS DATE)",
-                  "eventTime >= CAST($since AS TIMESTAMP WITH TIME ZONE)"]
+        where += [
+            "eventDate >= CAST($first_day AS DATE)",
+            "eventTime >= CAST($since AS TIMESTAMP WITH TIME ZONE)",
+        ]
         params.update(first_day=first, since=window.since)
     if window.until is not None:
-        where += ["eventDate <= CAST($last_day AS DATE)",
-                  "eventTime < CAST($until AS TIMESTAMP WITH TIME ZONE)"]
+        where += [
+            "eventDate <= CAST($last_day AS DATE)",
+            "eventTime < CAST($until AS TIMESTAMP WITH TIME ZONE)",
+        ]
         params.update(last_day=last, until=window.until)
     return " AND ".join(where), params
 
@@ -341,11 +394,19 @@ def passrole_usage(
     groups: dict[str, dict[tuple[Any, ...], tuple[int, datetime]]] = defaultdict(dict)
     for row in table.to_pylist():
         if row.get("action") == "iam:PassRole" and row.get("counted"):
-            group = (row["eventSource"], row["eventName"], row["firstSeen"], row["lastSeen"], row["events"],
-                     tuple(row.get("sampleEventIds") or ()))
+            group = (
+                row["eventSource"],
+                row["eventName"],
+                row["firstSeen"],
+                row["lastSeen"],
+                row["events"],
+                tuple(row.get("sampleEventIds") or ()),
+            )
             groups[row["principalArn"]][group] = (int(row["events"]), row["lastSeen"])
-    return {arn: ActionUsage(sum(n for n, _ in found.values()), max(t for _, t in found.values()))
-            for arn, found in groups.items()}
+    return {
+        arn: ActionUsage(sum(n for n, _ in found.values()), max(t for _, t in found.values()))
+        for arn, found in groups.items()
+    }
 
 
 def window_of(since: str | date | datetime | None, until: str | date | datetime | None) -> Window:
@@ -385,8 +446,16 @@ def analyze(
                 merged[action] = merged[action].merge(used) if action in merged else used
         usage[arn] = merged
         counts[arn] = (sum(activity[s][0] for s in found), sum(activity[s][1] for s in found))
-    return UnusedReport(window, evaluations, usage, matched, counts, _outsiders(details, activity),
-                        details.problems, iamref.data_version())
+    return UnusedReport(
+        window,
+        evaluations,
+        usage,
+        matched,
+        counts,
+        _outsiders(details, activity),
+        details.problems,
+        iamref.data_version(),
+    )
 
 
 def _outsiders(details: AuthorizationDetails, activity: Mapping[str, Any]) -> tuple[str, ...]:
@@ -394,8 +463,13 @@ def _outsiders(details: AuthorizationDetails, activity: Mapping[str, Any]) -> tu
     accounts = {parts[1] for p in details.principals if (parts := entity_arn_parts(p.arn))}
     matched = match_principals([p.arn for p in details.principals], activity)
     known = {a for arns in matched.values() for a in arns}
-    return tuple(sorted(arn for arn in activity if arn not in known
-                        and (parts := entity_arn_parts(arn)) is not None and parts[1] in accounts))
+    return tuple(
+        sorted(
+            arn
+            for arn in activity
+            if arn not in known and (parts := entity_arn_parts(arn)) is not None and parts[1] in accounts
+        )
+    )
 
 
 # --- suggestions -------------------------------------------------------------------------------------------
@@ -442,16 +516,25 @@ def suggest(report: UnusedReport, warehouse: str | os.PathLike[str] | None) -> l
         mine = [generated[a] for a in report.matched.get(arn, ()) if a in generated]
         suggested = {a for p in mine for a in p.actions}
         granted = set(evaluation.grants)
-        kept, removed, added = sorted(granted & suggested), sorted(granted - suggested), \
-            sorted(suggested - granted)
+        kept, removed, added = (
+            sorted(granted & suggested),
+            sorted(granted - suggested),
+            sorted(suggested - granted),
+        )
         documents = tuple(d for p in mine for d in p.documents)
         diff = diff_text(report, evaluation, kept, removed, added, bool(documents))
         out.append(Suggestion(arn, documents, tuple(kept), tuple(removed), tuple(added), diff))
     return out
 
 
-def diff_text(report: UnusedReport, evaluation: Evaluation, kept: Sequence[str], removed: Sequence[str],
-              added: Sequence[str], has_policy: bool) -> str:
+def diff_text(
+    report: UnusedReport,
+    evaluation: Evaluation,
+    kept: Sequence[str],
+    removed: Sequence[str],
+    added: Sequence[str],
+    has_policy: bool,
+) -> str:
     """The change from what a principal is granted now to the suggested policy, action by action.
 
     ``-`` granted now, unused in the window (removed); ``+`` used but not granted by the export (added);
@@ -462,8 +545,10 @@ def diff_text(report: UnusedReport, evaluation: Evaluation, kept: Sequence[str],
     usage = report.usage.get(arn, {})
     grants = evaluation.grants
     since, until = report.window.since, report.window.until
-    window = (f"{since.isoformat() if since else 'start of the warehouse'} .. "
-              f"{until.isoformat() if until else 'its end'}")
+    window = (
+        f"{since.isoformat() if since else 'start of the warehouse'} .. "
+        f"{until.isoformat() if until else 'its end'}"
+    )
     sources = sorted({s for g in grants.values() for s in g.granted_by})
     total = len(grants)
     lines = [
@@ -487,8 +572,11 @@ def diff_text(report: UnusedReport, evaluation: Evaluation, kept: Sequence[str],
         signs = [sign for _, sign in entries]
         if set(signs) == {"-"} and len(entries) == catalog.get(service, -1) and len(entries) > 1:
             via = sorted({s for action, _ in entries for s in grants[action].granted_by})
-            lines += ["", f"@@ {service}: all {len(entries):,} actions granted, none used @@",
-                      f"- {service + ':*':<58} granted by {', '.join(via)}"]
+            lines += [
+                "",
+                f"@@ {service}: all {len(entries):,} actions granted, none used @@",
+                f"- {service + ':*':<58} granted by {', '.join(via)}",
+            ]
             continue
         counts = f"{signs.count(' ')} kept, {signs.count('-')} removed, {signs.count('+')} added"
         lines += ["", f"@@ {service}: {counts} @@"]

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import operator
 from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
+from functools import cache
 from itertools import accumulate, chain, repeat
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import msgspec
 import pyarrow as pa
@@ -28,7 +29,6 @@ from trailsmith.warehouse.schema import EVENTS_SCHEMA, TIMESTAMP, arrow_type, st
 
 #: An all-null instance of each lazily parsed struct, standing in for absent values while building rows.
 MISSING_LAZY = {struct: struct() for struct in LAZY.values()}
-
 
 
 @dataclass
@@ -81,15 +81,20 @@ def to_batch(records: Sequence[Record], sources: Sequence[str], extras: dict[int
     return Converted(batch, rejected)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _plan() -> tuple[tuple[str, _Node | None], ...]:
     """(field, node) per record field; lazily parsed fields have no node (see ``_lazy_struct``)."""
-    return tuple((name, None if name in LAZY else _node(Record, name, default)) for name, default in struct_fields(Record))
+    return tuple(
+        (name, None if name in LAZY else _node(Record, name, default))
+        for name, default in struct_fields(Record)
+    )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _lazy_plan(struct: type) -> tuple[msgspec.json.Decoder, tuple[_Node, ...]]:
-    return msgspec.json.Decoder(struct), tuple(_node(struct, name, default) for name, default in struct_fields(struct))
+    return msgspec.json.Decoder(struct), tuple(
+        _node(struct, name, default) for name, default in struct_fields(struct)
+    )
 
 
 def _lazy_struct(
@@ -133,7 +138,9 @@ def _lazy_struct(
     values = [absent if value is None else value for value in parsed]
     mask = pa.array([value is None for value in parsed], pa.bool_())
     rows = pa.StructArray.from_arrays(
-        [child(values) for child in children], fields=list(struct_type(struct)), mask=mask if mask.true_count else None
+        [child(values) for child in children],
+        fields=list(struct_type(struct)),
+        mask=mask if mask.true_count else None,
     )
     return rows, codes
 
@@ -197,7 +204,9 @@ def _struct_node(nested: type, dtype: pa.StructType, get: Callable[[Any], Any]) 
         if all(is_absent):
             return pa.nulls(len(values), dtype)
         mask = pa.array(is_absent, pa.bool_()) if any(is_absent) else None
-        return pa.StructArray.from_arrays([child(values) for child in children], fields=list(dtype), mask=mask)
+        return pa.StructArray.from_arrays(
+            [child(values) for child in children], fields=list(dtype), mask=mask
+        )
 
     return struct
 
@@ -211,7 +220,9 @@ def _json_text(values: list[msgspec.Raw]) -> pa.Array:
     offsets = array("q", accumulate(lengths, initial=0))
     data = b"".join(values)
     binary = pa.Array.from_buffers(pa.large_binary(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-    null = pc.or_(pc.equal(pa.array(lengths, pa.int64()), 0), pc.equal(binary, pa.scalar(b"null", pa.large_binary())))
+    null = pc.or_(
+        pc.equal(pa.array(lengths, pa.int64()), 0), pc.equal(binary, pa.scalar(b"null", pa.large_binary()))
+    )
     if null.true_count:
         binary = pc.if_else(null, pa.scalar(None, pa.large_binary()), binary)
     return binary.cast(pa.large_string()).cast(pa.string())

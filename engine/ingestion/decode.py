@@ -13,8 +13,9 @@ raises :class:`FileRejected`. Nothing is dropped without a count and a reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import msgspec
 from isal import isal_zlib
@@ -87,7 +88,9 @@ def decompress(data: bytes) -> bytes:
             inflater = isal_zlib.decompressobj(wbits=31)
             parts.append(inflater.decompress(rest))
             if not inflater.eof:
-                raise FileRejected("corrupt or truncated gzip (the compressed data ends before its end marker)")
+                raise FileRejected(
+                    "corrupt or truncated gzip (the compressed data ends before its end marker)"
+                )
             rest = inflater.unused_data
             if not rest:
                 break
@@ -199,9 +202,11 @@ def _object_slow(text: bytes) -> DecodedFile:
         try:
             records = _raw_list_decoder.decode(top["Records"])
         except msgspec.ValidationError:
-            raise FileRejected(f"'Records' is not a JSON array (found {_json_kind(top['Records'])})") from None
+            raise FileRejected(
+                f"'Records' is not a JSON array (found {_json_kind(top['Records'])})"
+            ) from None
         return _records_slow(records, "records", text)
-    if _DIGEST_KEYS <= top.keys():
+    if top.keys() >= _DIGEST_KEYS:
         return DecodedFile("digest", "digest")
     if "eventID" in top or "eventVersion" in top or "eventName" in top:
         return _records_slow([msgspec.Raw(text)], "object", text)

@@ -17,22 +17,23 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailsmith.ingestion import sources as sources_module
-from trailsmith.warehouse.commit import commit, duplicates, open_duckdb, plan
 from trailsmith.errors import BadInputError
-from trailsmith.ingestion.pool import Pool
+from trailsmith.ingestion import sources as sources_module
 from trailsmith.ingestion.entry import DIGEST, LOG, OTHER, SourceEntry
+from trailsmith.ingestion.pool import Pool
+from trailsmith.ingestion.worker import FileOutcome, TaskResult, WorkerOptions, release_memory
+from trailsmith.warehouse.commit import commit, duplicates, open_duckdb, plan
 from trailsmith.warehouse.schema import SOURCES_SCHEMA
 from trailsmith.warehouse.store import Warehouse, default_path
-from trailsmith.ingestion.worker import FileOutcome, TaskResult, WorkerOptions, release_memory
 
 #: Compressed input per commit: bounds the staging disk space (about 4x this) and the work a crash loses.
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
@@ -114,7 +115,9 @@ def ingest(
         report.recovered = len(target.recover().removed)
         snapshot = target.snapshot()
         progress.status("listing sources")
-        todo = new_files(target, sources_module.expand(sources, exclude=target.root), snapshot.sources, report)
+        todo = new_files(
+            target, sources_module.expand(sources, exclude=target.root), snapshot.sources, report
+        )
         progress.start(len(todo), sum(e.size for e in todo))
         with Pool(min(workers, max(1, len(todo)))) as pool:
             for batch_number, batch in enumerate(batches(todo, batch_bytes)):
@@ -259,4 +262,3 @@ def sources_table(outcomes: list[FileOutcome]) -> pa.Table:
         ],
         schema=SOURCES_SCHEMA,
     )
-

@@ -13,7 +13,17 @@ from dataclasses import dataclass
 #: What a file is, judged by its name.
 LOG, DIGEST, INSIGHT, OTHER = "log", "digest", "insight", "other"
 
-_LOG_SUFFIXES = (".json", ".json.gz", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".gz", ".log", ".log.gz")
+_LOG_SUFFIXES = (
+    ".json",
+    ".json.gz",
+    ".jsonl",
+    ".jsonl.gz",
+    ".ndjson",
+    ".ndjson.gz",
+    ".gz",
+    ".log",
+    ".log.gz",
+)
 _DATE_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/")
 
 

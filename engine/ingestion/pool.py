@@ -14,7 +14,8 @@ import queue
 import sys
 import traceback
 from collections import deque
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from trailsmith.errors import TrailsmithError
 from trailsmith.ingestion.entry import SourceEntry

@@ -15,8 +15,9 @@ import os
 import re
 import threading
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import boto3
 from botocore.config import Config

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import glob
 import os
-import re
-from dataclasses import dataclass
-from typing import Iterable, Iterator
+from collections.abc import Iterable, Iterator
 
 from trailsmith.errors import SourceError
-from trailsmith.ingestion.entry import LOG, SourceEntry, classify, is_s3
+from trailsmith.ingestion.entry import SourceEntry, classify, is_s3
+
 
 def expand(sources: Iterable[str], *, exclude: str | os.PathLike[str] | None = None) -> Iterator[SourceEntry]:
     """Every file the SOURCE arguments name, each once, in a stable order per source.
@@ -44,7 +43,11 @@ def _expand_one(source: str) -> Iterator[SourceEntry]:
     if glob.has_magic(source):
         matches = sorted(glob.glob(source, recursive=True))
         if not matches:
-            raise SourceError(source, "the pattern matches no files", hint="Check the pattern; quote it so the shell does not expand it")
+            raise SourceError(
+                source,
+                "the pattern matches no files",
+                hint="Check the pattern; quote it so the shell does not expand it",
+            )
         for match in matches:
             if os.path.isdir(match):
                 yield from _walk(match)

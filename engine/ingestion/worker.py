@@ -20,27 +20,40 @@ import bisect
 import ctypes
 import gc
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailsmith.warehouse import quarantine
 from trailsmith.ingestion import sources
 from trailsmith.ingestion.arrowize import to_batch
 from trailsmith.ingestion.decode import DecodedFile, FileRejected, decode_pieces
+from trailsmith.ingestion.entry import SourceEntry, is_s3
+from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.records import Record
 from trailsmith.warehouse.schema import EVENTS_SCHEMA, PARTITION_COLUMN
 from trailsmith.warehouse.staging import IDS_SCHEMA, FinalFile, FinalizeTask, StagedFile, ids_path
-from trailsmith.ingestion.entry import SourceEntry, is_s3
 
 #: Columns whose values are (nearly) unique per event: dictionary encoding would only cost time there.
 _UNIQUE_COLUMNS = frozenset(
-    {"eventID", "requestID", "sharedEventID", "requestParameters", "responseElements", "additionalEventData",
-     "serviceEventDetails", "errorMessage", "addendum", "edgeDeviceDetails", "insightDetails", "extraFields"}
+    {
+        "eventID",
+        "requestID",
+        "sharedEventID",
+        "requestParameters",
+        "responseElements",
+        "additionalEventData",
+        "serviceEventDetails",
+        "errorMessage",
+        "addendum",
+        "edgeDeviceDetails",
+        "insightDetails",
+        "extraFields",
+    }
 )
 
 
@@ -53,7 +66,9 @@ def _leaf_paths(field: pa.Field, prefix: str = "") -> list[str]:
     return [path]
 
 
-_LOW_CARDINALITY = [leaf for field in EVENTS_SCHEMA if field.name not in _UNIQUE_COLUMNS for leaf in _leaf_paths(field)]
+_LOW_CARDINALITY = [
+    leaf for field in EVENTS_SCHEMA if field.name not in _UNIQUE_COLUMNS for leaf in _leaf_paths(field)
+]
 
 #: Parquet settings of every data file in the warehouse: zstd level 1 (level 3 costs 20% more time for 5%
 #: less space on CloudTrail); dictionaries and min/max statistics only where values repeat (names, ARNs,
@@ -120,11 +135,15 @@ class _StagedWriter:
         self.path = path
         self.rows = 0
         self._rows = pa.ipc.new_file(path, EVENTS_SCHEMA, options=pa.ipc.IpcWriteOptions(compression="lz4"))
-        self._ids = pq.ParquetWriter(ids_path(str(path)), IDS_SCHEMA, compression="lz4", use_dictionary=["sourceFile"])
+        self._ids = pq.ParquetWriter(
+            ids_path(str(path)), IDS_SCHEMA, compression="lz4", use_dictionary=["sourceFile"]
+        )
 
     def write(self, batch: pa.RecordBatch) -> None:
         self._rows.write_batch(batch)
-        self._ids.write_batch(pa.record_batch([batch.column("eventID"), batch.column("sourceFile")], schema=IDS_SCHEMA))
+        self._ids.write_batch(
+            pa.record_batch([batch.column("eventID"), batch.column("sourceFile")], schema=IDS_SCHEMA)
+        )
         self.rows += batch.num_rows
 
     def close(self) -> None:
@@ -209,7 +228,9 @@ class Worker:
         release_memory()
         return result
 
-    def _convert(self, pending: list[tuple[FileOutcome, DecodedFile, int, int, int]], result: TaskResult) -> None:
+    def _convert(
+        self, pending: list[tuple[FileOutcome, DecodedFile, int, int, int]], result: TaskResult
+    ) -> None:
         if not pending:
             return
         records: list[Record] = []
@@ -281,7 +302,9 @@ class Worker:
         staged_quarantine = None
         if self._quarantined:
             Path(self.options.staging).mkdir(parents=True, exist_ok=True)
-            staged_quarantine = str(Path(self.options.staging) / f"quarantine-w{self.options.worker_id}.parquet")
+            staged_quarantine = str(
+                Path(self.options.staging) / f"quarantine-w{self.options.worker_id}.parquet"
+            )
             pq.write_table(quarantine.to_table(self._quarantined), staged_quarantine, compression="zstd")
             self._quarantined = []
         return FlushResult(done, staged_quarantine)
@@ -319,7 +342,9 @@ class Worker:
         self._quarantined.append(quarantine.Item(outcome.uri, None, reason, None, stored))
         result.problems.append((outcome.uri, None, reason))
 
-    def _reject_record(self, outcome: FileOutcome, index: int, reason: str, raw: bytes, result: TaskResult) -> None:
+    def _reject_record(
+        self, outcome: FileOutcome, index: int, reason: str, raw: bytes, result: TaskResult
+    ) -> None:
         outcome.bad_records += 1
         self._quarantined.append(quarantine.Item(outcome.uri, index, reason, raw, None))
         result.problems.append((outcome.uri, index, reason))
@@ -356,7 +381,9 @@ class _FinalWriter:
             directory.mkdir(parents=True, exist_ok=True)
             self._path = str(directory / f"{self.task.prefix}-{len(self.files):03d}.parquet")
             self._writer = pq.ParquetWriter(self._path, EVENTS_SCHEMA, **PARQUET_OPTIONS)
-        self._writer.write_table(pa.Table.from_batches(self._pending, EVENTS_SCHEMA), row_group_size=ROW_GROUP_ROWS)
+        self._writer.write_table(
+            pa.Table.from_batches(self._pending, EVENTS_SCHEMA), row_group_size=ROW_GROUP_ROWS
+        )
         self._rows += self._pending_rows
         self._pending, self._pending_rows = [], 0
 

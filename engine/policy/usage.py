@@ -23,10 +23,10 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 import pyarrow as pa
 
-from trailsmith.sql.authz import outcome_sql
 from trailsmith.policy.extract.registry import request_paths, specs
 from trailsmith.policy.model import PolicyError
 from trailsmith.policy.passrole import RULES as PASSROLE_RULES
+from trailsmith.sql.authz import outcome_sql
 
 _SUFFIX = ".amazonaws.com"
 

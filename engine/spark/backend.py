@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -27,14 +28,18 @@ class SparkBackend:
 
     master: str
 
-    def ingest(self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any) -> IngestReport:
+    def ingest(
+        self, sources: Sequence[str], warehouse: str | os.PathLike[str] | None, **options: Any
+    ) -> IngestReport:
         require_pyspark(self.master)
         from trailsmith.spark.ingest import ingest
 
         options.pop("workers", None)  # the master decides the parallelism
         return ingest(sources, warehouse, master=self.master, **options)
 
-    def query(self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def query(
+        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         require_pyspark(self.master)
         from trailsmith.spark.sql import sql as spark_sql
 
@@ -46,7 +51,9 @@ class SparkBackend:
     ) -> Iterator[pa.RecordBatchReader]:
         yield self.query(sql, warehouse, params).to_reader()
 
-    def run_saved(self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]) -> pa.Table:
+    def run_saved(
+        self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+    ) -> pa.Table:
         require_pyspark(self.master)
         from trailsmith.spark.saved import run_saved
 

@@ -8,8 +8,9 @@ typed DATE by the schema, as DuckDB's ``hive_types`` types it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 

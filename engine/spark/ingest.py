@@ -27,36 +27,37 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
-from trailsmith.warehouse import quarantine
-from trailsmith.ingestion import sources as sources_module
-from trailsmith.warehouse.commit import SMALL_ROWS, commit
+from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.errors import BadInputError
+from trailsmith.ingestion import sources as sources_module
 from trailsmith.ingestion.driver import (  # the DuckDB path's own helpers: one definition of listing and batching
     DEFAULT_BATCH_BYTES,
     IngestReport,
     Progress,
+    Silent,
     absorb,
     batches,
     new_files,
-    Silent,
     sources_table,
     tasks,
 )
-from trailsmith.warehouse.schema import PARTITION_COLUMN
 from trailsmith.ingestion.entry import SourceEntry
-from trailsmith.spark.parse import META_DDL, TaskMeta, parse_tasks, task_table
-from trailsmith.spark.files import read_events, uri
-from trailsmith.spark.schema import ROW_COLUMN, STAGED_SCHEMA, spark_schema
-from trailsmith.engines import DEFAULT_MASTER
-from trailsmith.spark.session import quiet_pyspark, require_pyspark, session
-from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse, default_path
 from trailsmith.ingestion.worker import TARGET_ROWS, FileOutcome
+from trailsmith.spark.files import read_events, uri
+from trailsmith.spark.parse import META_DDL, TaskMeta, parse_tasks, task_table
+from trailsmith.spark.schema import ROW_COLUMN, STAGED_SCHEMA, spark_schema
+from trailsmith.spark.session import quiet_pyspark, require_pyspark, session
+from trailsmith.warehouse import quarantine
+from trailsmith.warehouse.commit import SMALL_ROWS, commit
+from trailsmith.warehouse.schema import PARTITION_COLUMN
 from trailsmith.warehouse.staging import FinalFile
+from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse, default_path
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -20,18 +20,18 @@ from __future__ import annotations
 import os
 import pickle
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailsmith.warehouse import quarantine
 from trailsmith.ingestion.entry import SourceEntry
-from trailsmith.spark.schema import STAGED_SCHEMA
 from trailsmith.ingestion.worker import FileOutcome, TaskResult, Worker, WorkerOptions
+from trailsmith.spark.schema import STAGED_SCHEMA
+from trailsmith.warehouse import quarantine
 
 #: The input of :func:`parse_tasks`: one row per task, with the directory its rows are staged in.
 ENTRY_TYPE = pa.struct(

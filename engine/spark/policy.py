@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from trailsmith.policy.source import UsageSource
-from trailsmith.errors import QueryError
-from trailsmith.policy.usage import Filters, usage_sql
 from trailsmith.engines import DEFAULT_MASTER
+from trailsmith.errors import QueryError
+from trailsmith.policy.source import UsageSource
+from trailsmith.policy.usage import Filters, usage_sql
 from trailsmith.spark.session import session
 from trailsmith.spark.sql import attach_views, run
 from trailsmith.spark.translate import to_spark

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trailsmith.sql import saved
 from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.spark.translate import to_spark
+from trailsmith.sql import saved
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -22,7 +22,8 @@ import os
 import shutil
 import sys
 import warnings
-from typing import TYPE_CHECKING, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
 
 from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.errors import MissingDependencyError

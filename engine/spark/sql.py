@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import os
 import re
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trailsmith.warehouse import quarantine
+from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.errors import QueryError
 from trailsmith.spark.files import read_events, read_table
-from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.spark.session import session
+from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.schema import SOURCES_SCHEMA
 from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 
@@ -38,9 +39,41 @@ _HINT = "Queries are read-only: one SELECT (or WITH ... SELECT) over the warehou
 #: Words that only statements which write, or change the session, use; ``reflect``/``java_method`` call
 #: arbitrary JVM methods. Matched as whole words outside literals, quoted identifiers and comments.
 _FORBIDDEN = frozenset(
-    "INSERT CREATE DROP ALTER DELETE UPDATE MERGE TRUNCATE SET RESET CACHE UNCACHE REFRESH MSCK LOAD USE "
-    "CALL DECLARE EXECUTE ADD REPAIR GRANT REVOKE OVERWRITE DIRECTORY ANALYZE OPTIMIZE VACUUM COPY BEGIN "
-    "REFLECT JAVA_METHOD TRY_REFLECT".split()
+    [
+        "INSERT",
+        "CREATE",
+        "DROP",
+        "ALTER",
+        "DELETE",
+        "UPDATE",
+        "MERGE",
+        "TRUNCATE",
+        "SET",
+        "RESET",
+        "CACHE",
+        "UNCACHE",
+        "REFRESH",
+        "MSCK",
+        "LOAD",
+        "USE",
+        "CALL",
+        "DECLARE",
+        "EXECUTE",
+        "ADD",
+        "REPAIR",
+        "GRANT",
+        "REVOKE",
+        "OVERWRITE",
+        "DIRECTORY",
+        "ANALYZE",
+        "OPTIMIZE",
+        "VACUUM",
+        "COPY",
+        "BEGIN",
+        "REFLECT",
+        "JAVA_METHOD",
+        "TRY_REFLECT",
+    ]
 )
 _FIRST = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE", "("})
 # literals, quoted identifiers and comments (skipped), then words, $parameters, :parameters (not the

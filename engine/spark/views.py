@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from trailsmith.sql import views
 from trailsmith.actions.mapping import mapping_table
 from trailsmith.spark.translate import view_body
+from trailsmith.sql import views
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession

@@ -16,18 +16,17 @@ reading statement first (:mod:`trailsmith.sql.sandbox`), so no query can change 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from typing import Any, Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 
-from trailsmith.warehouse import quarantine as quarantine_module
-from trailsmith.sql import sandbox
-from trailsmith.sql import views
 from trailsmith.errors import QueryError
-from trailsmith.warehouse.schema import EVENTS_SCHEMA, PARTITION_COLUMN, SOURCES_SCHEMA
+from trailsmith.sql import sandbox, views
 from trailsmith.sql.messages import one_line
+from trailsmith.warehouse import quarantine as quarantine_module
+from trailsmith.warehouse.schema import EVENTS_SCHEMA, PARTITION_COLUMN, SOURCES_SCHEMA
 from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 
 #: Rows per Arrow record batch when results are streamed.
@@ -39,7 +38,12 @@ def _literal_list(paths: list[str]) -> str:
 
 
 def _parquet_view(
-    connection: duckdb.DuckDBPyConnection, name: str, paths: list[str], empty: pa.Schema, *, hive: bool = False
+    connection: duckdb.DuckDBPyConnection,
+    name: str,
+    paths: list[str],
+    empty: pa.Schema,
+    *,
+    hive: bool = False,
 ) -> None:
     if not paths:
         connection.register(f"__empty_{name}", empty.empty_table())
@@ -56,7 +60,9 @@ def _snapshot_paths(warehouse: Warehouse, relative: tuple[str, ...] | list[str])
     return [str(warehouse.path(p).absolute()) for p in relative]
 
 
-def attach_views(connection: duckdb.DuckDBPyConnection, warehouse: Warehouse, snapshot: Snapshot) -> list[str]:
+def attach_views(
+    connection: duckdb.DuckDBPyConnection, warehouse: Warehouse, snapshot: Snapshot
+) -> list[str]:
     """Create the ``events``, ``quarantine`` and ``sources`` views of ``snapshot``; returns the files they read."""
 
     events_empty = EVENTS_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.date32()))
@@ -84,7 +90,9 @@ def connect(warehouse: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyC
     """
     target = Warehouse(warehouse if warehouse is not None else default_path())
     target.require()
-    connection = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    connection = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
     try:
         # UTC whatever the machine says: CloudTrail times, eventDate partitions and golden files are all UTC
         connection.execute("SET TimeZone = 'UTC'")
@@ -127,7 +135,9 @@ def _check_params(wanted: set[str], given: Mapping[str, Any]) -> None:
     unused = sorted(set(given) - set(wanted))
     if unused:
         names = ", ".join(unused)
-        raise QueryError(f"the query has no parameter {names}", hint="Refer to it as $name in the SQL, or drop it")
+        raise QueryError(
+            f"the query has no parameter {names}", hint="Refer to it as $name in the SQL, or drop it"
+        )
 
 
 def _checked(reader: pa.RecordBatchReader, sql: str) -> Iterator[pa.RecordBatch]:

@@ -146,7 +146,13 @@ def _candidates() -> dict[str, list[tuple[str, str, str]]]:
         "secretsmanager": [
             (f"CASE WHEN {secret} LIKE 'arn:%' THEN {secret} END", "AWS::SecretsManager::Secret", "secretId")
         ],
-        "logs": [(f"{arn} || 'logs:' || {here} || ':log-group:' || {log_group}", "AWS::Logs::LogGroup", "logGroupName")],
+        "logs": [
+            (
+                f"{arn} || 'logs:' || {here} || ':log-group:' || {log_group}",
+                "AWS::Logs::LogGroup",
+                "logGroupName",
+            )
+        ],
         "ssm": [
             (
                 f"CASE WHEN e.eventName LIKE '%Parameter' THEN {arn} || 'ssm:' || {here} || ':parameter' || "

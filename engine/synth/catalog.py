@@ -16,10 +16,10 @@ The templates themselves live in ``events_*.py``, one module per group of servic
 
 from __future__ import annotations
 
-import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Union
 
 from trailsmith.synth.world import Account, Pool
 
@@ -34,13 +34,13 @@ API_CALL, SERVICE_EVENT, CONSOLE_SIGN_IN = "AwsApiCall", "AwsServiceEvent", "Aws
 class Call:
     """What one call of a template looked like: the JSON blobs of the record and the resources used."""
 
-    request: Optional[JSON]
+    request: JSON | None
     #: aligned with ``Template.actions``: the resource(s) each action applies to
     on: tuple[On, ...] = ()
-    response: Optional[JSON] = None
-    resources: Optional[list[JSON]] = None
-    additional: Optional[JSON] = None
-    service_details: Optional[JSON] = None
+    response: JSON | None = None
+    resources: list[JSON] | None = None
+    additional: JSON | None = None
+    service_details: JSON | None = None
     #: the instance profile that carried a passed role (``ec2:RunInstances``)
     via: str = ""
     #: ``tlsDetails.clientProvidedHostHeader`` when it is not ``<service>.<region>.amazonaws.com``
@@ -56,7 +56,7 @@ class Template:
     name: str
     #: IAM actions the call needs, from the Service Authorization Reference; empty = needs no permission
     actions: tuple[str, ...]
-    build: Callable[["Ctx"], Call]
+    build: Callable[[Ctx], Call]
     read_only: bool = False
     #: a data event (``eventCategory`` Data, ``managementEvent`` false)
     data: bool = False
@@ -66,7 +66,7 @@ class Template:
     #: the ``iam:PassedToService`` value for the ``iam:PassRole`` entries of ``actions``
     passed_to: str = ""
     #: ``(errorCode, errorMessage)`` of this API's "no such resource" error, if we simulate one
-    not_found: Optional[tuple[str, str]] = None
+    not_found: tuple[str, str] | None = None
     #: an AWS service makes this call on the caller's behalf (``userIdentity.invokedBy``); the caller
     #: still needs the permission (e.g. ``kms:Decrypt`` when Secrets Manager decrypts a secret for it)
     invoked_by: str = ""
@@ -97,10 +97,17 @@ class Ctx:
     from ``rng`` so the unit stays reproducible.
     """
 
-    __slots__ = ("rng", "account", "region", "pool", "session", "day", "home")
+    __slots__ = ("account", "day", "home", "pool", "region", "rng", "session")
 
     def __init__(
-        self, rng: random.Random, account: Account, region: str, pool: Pool, session: str, day: str, home: str = "data"
+        self,
+        rng: random.Random,
+        account: Account,
+        region: str,
+        pool: Pool,
+        session: str,
+        day: str,
+        home: str = "data",
     ) -> None:
         self.rng = rng
         self.account = account

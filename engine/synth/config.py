@@ -72,7 +72,9 @@ class SynthConfig:
 
     @property
     def start_epoch(self) -> int:
-        return int(datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc).timestamp())
+        return int(
+            datetime(self.start.year, self.start.month, self.start.day, tzinfo=timezone.utc).timestamp()
+        )
 
     def describe(self) -> dict[str, Any]:
         """The fields that decide the output (everything but ``workers``), JSON-ready."""
@@ -100,7 +102,9 @@ def parse_start(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise SynthConfigError("--start", f"{text!r} is not a date", hint="Give it as YYYY-MM-DD, e.g. 2024-08-01") from None
+        raise SynthConfigError(
+            "--start", f"{text!r} is not a date", hint="Give it as YYYY-MM-DD, e.g. 2024-08-01"
+        ) from None
 
 
 def parse_regions(text: str) -> tuple[str, ...]:
@@ -114,15 +118,26 @@ def parse_regions(text: str) -> tuple[str, ...]:
 
 def _check(config: SynthConfig) -> None:
     if not isinstance(config.regions, tuple) or not isinstance(config.start, date):
-        raise SynthConfigError("regions/start", "regions must be a tuple and start a date",
-                               hint="Use parse_regions() and parse_start() for text")
+        raise SynthConfigError(
+            "regions/start",
+            "regions must be a tuple and start a date",
+            hint="Use parse_regions() and parse_start() for text",
+        )
     if not 1 <= config.accounts <= 100:
-        raise SynthConfigError("--accounts", f"{config.accounts} is out of range", hint="Use 1 to 100 accounts")
+        raise SynthConfigError(
+            "--accounts", f"{config.accounts} is out of range", hint="Use 1 to 100 accounts"
+        )
     if not config.regions:
-        raise SynthConfigError("--regions", "no region given", hint="Give a comma-separated list, e.g. us-east-1,eu-west-1")
+        raise SynthConfigError(
+            "--regions", "no region given", hint="Give a comma-separated list, e.g. us-east-1,eu-west-1"
+        )
     for region in config.regions:
         if not _REGION.match(region):
-            raise SynthConfigError("--regions", f"{region!r} is not a region name", hint="Use names like us-east-1 or ap-southeast-2")
+            raise SynthConfigError(
+                "--regions",
+                f"{region!r} is not a region name",
+                hint="Use names like us-east-1 or ap-southeast-2",
+            )
     if len(set(config.regions)) != len(config.regions):
         raise SynthConfigError("--regions", "a region is listed twice", hint="List each region once")
     if not 1 <= config.days <= 3660:
@@ -136,6 +151,8 @@ def _check(config: SynthConfig) -> None:
             hint="Use a divisor of 1440 such as 5, 10, 15, 30, 60 or 120",
         )
     if not 0.0 <= config.duplicates <= 1.0:
-        raise SynthConfigError("--duplicates", f"{config.duplicates} is not a share", hint="Use a number from 0 to 1, e.g. 0.02")
+        raise SynthConfigError(
+            "--duplicates", f"{config.duplicates} is not a share", hint="Use a number from 0 to 1, e.g. 0.02"
+        )
     if config.workers < 1:
         raise SynthConfigError("--workers", "must be at least 1")

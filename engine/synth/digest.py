@@ -16,7 +16,8 @@ last slot plus a few minutes, so hours ending at midnight of day *d+1* are compl
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -29,8 +30,19 @@ HOUR = 3600
 class DigestChain:
     """The digest files of one account in one region."""
 
-    def __init__(self, *, seed: int, org: str, bucket: str, trail: str, home_region: str, account: str, region: str,
-                 start: int, writer: Writer) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        org: str,
+        bucket: str,
+        trail: str,
+        home_region: str,
+        account: str,
+        region: str,
+        start: int,
+        writer: Writer,
+    ) -> None:
         self.seed, self.org, self.bucket, self.trail, self.home = seed, org, bucket, trail, home_region
         self.account, self.region, self.writer = account, region, writer
         self.anchor = start + derive(seed, "digest-offset", account, region) % HOUR
@@ -38,7 +50,7 @@ class DigestChain:
         #: window index -> files delivered in it; window k covers [anchor + k h, anchor + (k+1) h)
         self.pending: dict[int, list[LogFileMeta]] = {}
         self.next_window = -1 if self.anchor > start else 0
-        self.previous: Optional[tuple[str, str, str]] = None
+        self.previous: tuple[str, str, str] | None = None
         self.written = 0
         self.bytes = 0
 
@@ -81,8 +93,14 @@ class DigestChain:
             "previousDigestHashAlgorithm": "SHA-256" if previous else None,
             "previousDigestSignature": previous[2] if previous else None,
             "logFiles": [
-                {"s3Bucket": self.bucket, "s3Object": m.key, "hashValue": m.sha256, "hashAlgorithm": "SHA-256",
-                 "newestEventTime": iso_seconds(m.newest), "oldestEventTime": iso_seconds(m.oldest)}
+                {
+                    "s3Bucket": self.bucket,
+                    "s3Object": m.key,
+                    "hashValue": m.sha256,
+                    "hashAlgorithm": "SHA-256",
+                    "newestEventTime": iso_seconds(m.newest),
+                    "oldestEventTime": iso_seconds(m.oldest),
+                }
                 for m in files
             ],
         }

@@ -84,8 +84,11 @@ class Sessions:
         found = self._services.get(template.key)
         if found is None:
             typed, invoker = _SERVICE_CALLERS[template.key]
-            ui: dict[str, Any] = {"type": "AWSService", "invokedBy": invoker} if typed else {
-                "accountId": self.account.id, "invokedBy": invoker}
+            ui: dict[str, Any] = (
+                {"type": "AWSService", "invokedBy": invoker}
+                if typed
+                else {"accountId": self.account.id, "invokedBy": invoker}
+            )
             found = Identity(ui, invoker, invoker, "", invoker)
             self._services[template.key] = found
         return found
@@ -108,8 +111,13 @@ class Sessions:
                 "accountId": acct,
                 "accessKeyId": access_key(rng),
                 "sessionContext": {
-                    "sessionIssuer": {"type": "Role", "principalId": role.role_id, "arn": role.arn, "accountId": acct,
-                                      "userName": role.name},
+                    "sessionIssuer": {
+                        "type": "Role",
+                        "principalId": role.role_id,
+                        "arn": role.arn,
+                        "accountId": acct,
+                        "userName": role.name,
+                    },
                     "webIdFederationData": {},
                     "attributes": {"creationDate": iso_seconds(start), "mfaAuthenticated": "false"},
                 },
@@ -128,9 +136,15 @@ class Sessions:
         if persona.kind == ROOT:
             root = self.account.root_arn
             base = {"type": "Root", "principalId": acct, "arn": root, "accountId": acct}
-            ui = {**base, "accessKeyId": access_key(rng), "sessionContext": {
-                "sessionIssuer": {}, "webIdFederationData": {},
-                "attributes": {"creationDate": iso_seconds(start), "mfaAuthenticated": "true"}}}
+            ui = {
+                **base,
+                "accessKeyId": access_key(rng),
+                "sessionContext": {
+                    "sessionIssuer": {},
+                    "webIdFederationData": {},
+                    "attributes": {"creationDate": iso_seconds(start), "mfaAuthenticated": "true"},
+                },
+            }
             sign_in = Identity({**base, "accessKeyId": ""}, ip, BROWSER, root, root, True)
             return "root", Identity(ui, ip, agent, root, root, True), sign_in
         raise ValueError(f"persona {persona.key} of kind {persona.kind} has no sessions")
@@ -161,7 +175,7 @@ class Sessions:
             return f"192.0.2.{rng.randrange(10, 250)}", ""
         if persona.network == "office":
             if rng.random() < 0.2:
-                return f"2001:db8:85a3::{rng.randrange(1, 0xffff):x}:{rng.randrange(1, 0xffff):x}", ""
+                return f"2001:db8:85a3::{rng.randrange(1, 0xFFFF):x}:{rng.randrange(1, 0xFFFF):x}", ""
             return f"203.0.113.{rng.randrange(10, 250)}", ""
         if persona.session == "instance":
             return f"10.0.{rng.randrange(1, 4)}.{rng.randrange(4, 250)}", self.pool.vpc_endpoint
@@ -171,10 +185,14 @@ class Sessions:
 def on_behalf(ident: Identity, service: str) -> Identity:
     """The same caller, as recorded when ``service`` makes a call for it: ``invokedBy`` and the service's
     host name as source address and user agent, no console flag, no VPC endpoint."""
-    return Identity({**ident.user_identity, "invokedBy": service}, service, service, ident.holder, ident.caller)
+    return Identity(
+        {**ident.user_identity, "invokedBy": service}, service, service, ident.holder, ident.caller
+    )
 
 
-def identity_for(sessions: Sessions, persona: Persona, template: Template, second: int) -> tuple[str, Identity]:
+def identity_for(
+    sessions: Sessions, persona: Persona, template: Template, second: int
+) -> tuple[str, Identity]:
     """``(session name, identity)`` for one event of ``persona`` calling ``template``."""
     if persona.kind == SERVICE:
         return "service", sessions.service(template)

@@ -9,7 +9,7 @@ as a permission the caller used.
 from __future__ import annotations
 
 import random
-from typing import Any, Optional
+from typing import Any
 
 from trailsmith.synth.catalog import API_CALL, Call, Template
 from trailsmith.synth.identity import Identity
@@ -19,18 +19,34 @@ OK, DENIED, THROTTLED, NOT_FOUND = "ok", "denied", "throttled", "not-found"
 
 # Services speaking the JSON protocol name their errors ``...Exception``; query/XML ones do not.
 _JSON_PROTOCOL = {
-    "dynamodb.amazonaws.com", "kms.amazonaws.com", "lambda.amazonaws.com", "secretsmanager.amazonaws.com",
-    "ssm.amazonaws.com", "logs.amazonaws.com", "ecs.amazonaws.com",
+    "dynamodb.amazonaws.com",
+    "kms.amazonaws.com",
+    "lambda.amazonaws.com",
+    "secretsmanager.amazonaws.com",
+    "ssm.amazonaws.com",
+    "logs.amazonaws.com",
+    "ecs.amazonaws.com",
 }
 _EC2 = "ec2.amazonaws.com"
 _S3 = "s3.amazonaws.com"
 
 _EVENT_VERSION = {
-    "s3.amazonaws.com": "1.10", "dynamodb.amazonaws.com": "1.09", "lambda.amazonaws.com": "1.08",
-    "ec2.amazonaws.com": "1.10", "iam.amazonaws.com": "1.08", "sts.amazonaws.com": "1.08", "kms.amazonaws.com": "1.11",
-    "monitoring.amazonaws.com": "1.09", "logs.amazonaws.com": "1.09", "ssm.amazonaws.com": "1.09",
-    "secretsmanager.amazonaws.com": "1.09", "sqs.amazonaws.com": "1.09", "sns.amazonaws.com": "1.09",
-    "cloudformation.amazonaws.com": "1.09", "ecs.amazonaws.com": "1.11", "signin.amazonaws.com": "1.09",
+    "s3.amazonaws.com": "1.10",
+    "dynamodb.amazonaws.com": "1.09",
+    "lambda.amazonaws.com": "1.08",
+    "ec2.amazonaws.com": "1.10",
+    "iam.amazonaws.com": "1.08",
+    "sts.amazonaws.com": "1.08",
+    "kms.amazonaws.com": "1.11",
+    "monitoring.amazonaws.com": "1.09",
+    "logs.amazonaws.com": "1.09",
+    "ssm.amazonaws.com": "1.09",
+    "secretsmanager.amazonaws.com": "1.09",
+    "sqs.amazonaws.com": "1.09",
+    "sns.amazonaws.com": "1.09",
+    "cloudformation.amazonaws.com": "1.09",
+    "ecs.amazonaws.com": "1.11",
+    "signin.amazonaws.com": "1.09",
 }
 _TLS = ("TLSv1.3", "TLS_AES_128_GCM_SHA256")
 _TLS12 = ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
@@ -38,12 +54,16 @@ _TLS12 = ("TLSv1.2", "ECDHE-RSA-AES128-GCM-SHA256")
 
 def denied_error(rng: random.Random, source: str, caller: str, action: str, resource: str) -> tuple[str, str]:
     """The ``(errorCode, errorMessage)`` a service returns when no policy allows ``action``."""
-    message = (f"User: {caller} is not authorized to perform: {action} on resource: {resource} "
-               f"because no identity-based policy allows the {action} action")
+    message = (
+        f"User: {caller} is not authorized to perform: {action} on resource: {resource} "
+        f"because no identity-based policy allows the {action} action"
+    )
     if source == _EC2:
         encoded = b64(rng, 320)
-        return "Client.UnauthorizedOperation", (f"You are not authorized to perform this operation. {message}. "
-                                                f"Encoded authorization failure message: {encoded}")
+        return "Client.UnauthorizedOperation", (
+            f"You are not authorized to perform this operation. {message}. "
+            f"Encoded authorization failure message: {encoded}"
+        )
     if source in _JSON_PROTOCOL:
         return "AccessDeniedException", message
     return "AccessDenied", message
@@ -67,7 +87,7 @@ def assemble(
     event_time: str,
     region: str,
     account: str,
-    error: Optional[tuple[str, str]],
+    error: tuple[str, str] | None,
 ) -> dict[str, Any]:
     """The record, keys in the order CloudTrail writes them."""
     source = template.source

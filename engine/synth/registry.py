@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Mapping
+from collections.abc import Mapping
 
 from trailsmith.synth import events_compute, events_data, events_identity, events_ops, events_s3
 from trailsmith.synth.catalog import Template

@@ -11,8 +11,8 @@ import functools
 import multiprocessing
 import os
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, Optional
 
 from trailsmith.synth.config import SynthConfig
 from trailsmith.synth.digest import DigestChain
@@ -39,11 +39,11 @@ ProgressCallback = Callable[[SynthProgress], None]
 
 def generate(
     out_dir: str | os.PathLike[str],
-    config: Optional[SynthConfig] = None,
+    config: SynthConfig | None = None,
     *,
     truth: str | os.PathLike[str] | None = None,
     force: bool = False,
-    progress: Optional[ProgressCallback] = None,
+    progress: ProgressCallback | None = None,
 ) -> SynthReport:
     """Write a synthetic CloudTrail archive under ``out_dir`` and return its ground truth.
 
@@ -79,9 +79,16 @@ def generate(
         chain = chains.get(where)
         if chain is None:
             chain = chains[where] = DigestChain(
-                seed=config.seed, org=world.org_id, bucket=world.bucket, trail=world.trail, home_region=world.home_region,
-                account=world.accounts[unit.account].id, region=config.regions[unit.region], start=config.start_epoch,
-                writer=writer)
+                seed=config.seed,
+                org=world.org_id,
+                bucket=world.bucket,
+                trail=world.trail,
+                home_region=world.home_region,
+                account=world.accounts[unit.account].id,
+                region=config.regions[unit.region],
+                start=config.start_epoch,
+                writer=writer,
+            )
         chain.add(result.files)
         if unit.day == config.days - 1:  # the last day of this (account, region): close its chain
             chain.finish(config.start_epoch + config.days * DAY)
@@ -95,8 +102,13 @@ def generate(
             progress(SynthProgress(done, len(work), events_done, events_total, tally.totals.files))
 
     report = SynthReport.from_tally(
-        tally, config=config.describe(), organization=world.org_id, bucket=world.bucket, trail=world.trail,
-        accounts=tuple(a.id for a in world.accounts), seconds=time.perf_counter() - began,
+        tally,
+        config=config.describe(),
+        organization=world.org_id,
+        bucket=world.bucket,
+        trail=world.trail,
+        accounts=tuple(a.id for a in world.accounts),
+        seconds=time.perf_counter() - began,
     )
     if truth_path is not None:
         _write_atomic(truth_path, report.to_json())
@@ -119,7 +131,9 @@ def _run_unit(config: SynthConfig, root: str, unit: Unit) -> UnitResult:
 
 def _check_output(root: str, force: bool) -> None:
     if os.path.exists(root) and not os.path.isdir(root):
-        raise SynthError(f"{root}: exists and is not a directory", hint="Give a directory path for the archive")
+        raise SynthError(
+            f"{root}: exists and is not a directory", hint="Give a directory path for the archive"
+        )
     if not force and os.path.isdir(root) and any(os.scandir(root)):
         raise OutputNotEmptyError(root)
 
@@ -130,7 +144,9 @@ def _check_truth(path: str, root: str) -> None:
     if truth == archive or truth.startswith(archive + os.sep):
         raise TruthPathError(path, root)
     if os.path.isdir(truth):
-        raise SynthError(f"{path}: is a directory", hint="Give a file name for the truth, e.g. --truth truth.json")
+        raise SynthError(
+            f"{path}: is a directory", hint="Give a file name for the truth, e.g. --truth truth.json"
+        )
 
 
 def _write_atomic(path: str, data: bytes) -> None:

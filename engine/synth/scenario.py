@@ -50,7 +50,12 @@ class UnitResult:
 
 def units(config: SynthConfig) -> list[Unit]:
     """All units, in the order their digests must be chained: account, then region, then day."""
-    return [Unit(a, r, d) for a in range(config.accounts) for r in range(len(config.regions)) for d in range(config.days)]
+    return [
+        Unit(a, r, d)
+        for a in range(config.accounts)
+        for r in range(len(config.regions))
+        for d in range(config.days)
+    ]
 
 
 @functools.lru_cache(maxsize=8)
@@ -60,7 +65,11 @@ def event_counts(config: SynthConfig) -> dict[Unit, int]:
     weights: dict[Unit, float] = {}
     for unit in units(config):
         weekday = (config.start + timedelta(days=unit.day)).weekday()
-        weights[unit] = (1.0 / (1 + 0.35 * unit.account)) * (1.0 if unit.region == 0 else 0.4) * (1.0 if weekday < 5 else 0.45)
+        weights[unit] = (
+            (1.0 / (1 + 0.35 * unit.account))
+            * (1.0 if unit.region == 0 else 0.4)
+            * (1.0 if weekday < 5 else 0.45)
+        )
     total = sum(weights.values())
     exact = {unit: config.events * w / total for unit, w in weights.items()}
     counts = {unit: math.floor(x) for unit, x in exact.items()}
@@ -178,7 +187,9 @@ def generate_unit(config: SynthConfig, unit: Unit, root: str) -> UnitResult:
 
     count = event_counts(config)[unit]
     slot_seconds = config.file_minutes * 60
-    per_slot = _spread(rng, count, [_hour_weight((s * slot_seconds) // 3600) for s in range(DAY // slot_seconds)])
+    per_slot = _spread(
+        rng, count, [_hour_weight((s * slot_seconds) // 3600) for s in range(DAY // slot_seconds)]
+    )
     choices, persona_cum = _choices(region)
     tour = _tour(choices)
     mine = [tour[i] for i in _tour_shares(config).get(unit, ())]
@@ -205,7 +216,9 @@ def generate_unit(config: SynthConfig, unit: Unit, root: str) -> UnitResult:
             event_time = f"{day_prefix}{hh:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
             records.append(assemble(rng, template, call, ident, event_time, region, account.id, error))
             _count(result.tally, persona, template, ident.holder, account.id, outcome, error, needs, call.via)
-        delivery.deliver(records, day_start + seconds[0], day_start + seconds[-1], day_start + first + slot_seconds)
+        delivery.deliver(
+            records, day_start + seconds[0], day_start + seconds[-1], day_start + first + slot_seconds
+        )
     return result
 
 
@@ -225,8 +238,9 @@ def _draw(rng: random.Random, choices: tuple[_Choice, ...], persona_cum: tuple[f
     return choice, template, OK
 
 
-def _error(rng: random.Random, template: Template, caller: str, outcome: str,
-           needs: list[tuple[str, str]]) -> tuple[str, str] | None:
+def _error(
+    rng: random.Random, template: Template, caller: str, outcome: str, needs: list[tuple[str, str]]
+) -> tuple[str, str] | None:
     if outcome == DENIED:
         action, resource = needs[0]
         return denied_error(rng, template.source, caller, action, resource)
@@ -241,8 +255,16 @@ class _Delivery:
     """Encodes, compresses and writes one slot's records as a log file, sometimes twice (a duplicate
     delivery in the same folder under another name), and notes what the digest needs of each copy."""
 
-    def __init__(self, writer: Writer, rng: random.Random, org: str, account: str, region: str, duplicates: float,
-                 result: UnitResult) -> None:
+    def __init__(
+        self,
+        writer: Writer,
+        rng: random.Random,
+        org: str,
+        account: str,
+        region: str,
+        duplicates: float,
+        result: UnitResult,
+    ) -> None:
         self.writer, self.rng, self.org, self.account, self.region = writer, rng, org, account, region
         self.duplicates, self.result = duplicates, result
 
@@ -268,8 +290,17 @@ class _Delivery:
         totals.json_bytes += len(body) * len(copies)
 
 
-def _count(tally: Tally, persona: Persona, template: Template, holder: str, account: str, outcome: str,
-           error: tuple[str, str] | None, needs: list[tuple[str, str]], via: str) -> None:
+def _count(
+    tally: Tally,
+    persona: Persona,
+    template: Template,
+    holder: str,
+    account: str,
+    outcome: str,
+    error: tuple[str, str] | None,
+    needs: list[tuple[str, str]],
+    via: str,
+) -> None:
     totals = tally.totals
     if outcome == DENIED:
         totals.denied_events += 1

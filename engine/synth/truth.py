@@ -122,8 +122,10 @@ class HolderTruth:
             "errors": dict(sorted(self.errors.items())),
             "needed": [list(pair) for pair in sorted(self.needed)],
             "denied": [list(pair) for pair in sorted(self.denied)],
-            "passroles": [{"role": role, "service": service, "instance_profile": profile}
-                          for role, service, profile in sorted(self.passroles)],
+            "passroles": [
+                {"role": role, "service": service, "instance_profile": profile}
+                for role, service, profile in sorted(self.passroles)
+            ],
         }
 
 
@@ -142,11 +144,29 @@ class SynthReport:
     seconds: float = 0.0
 
     @classmethod
-    def from_tally(cls, tally: Tally, *, config: dict[str, Any], organization: str, bucket: str, trail: str,
-                   accounts: tuple[str, ...], seconds: float) -> SynthReport:
+    def from_tally(
+        cls,
+        tally: Tally,
+        *,
+        config: dict[str, Any],
+        organization: str,
+        bucket: str,
+        trail: str,
+        accounts: tuple[str, ...],
+        seconds: float,
+    ) -> SynthReport:
         holders = {
-            arn: HolderTruth(arn, t.account, t.kind, t.persona, frozenset(t.needed), frozenset(t.denied),
-                             frozenset(t.passroles), dict(t.events), dict(t.errors))
+            arn: HolderTruth(
+                arn,
+                t.account,
+                t.kind,
+                t.persona,
+                frozenset(t.needed),
+                frozenset(t.denied),
+                frozenset(t.passroles),
+                dict(t.events),
+                dict(t.errors),
+            )
             for arn, t in sorted(tally.holders.items())
         }
         return cls(config, organization, bucket, trail, accounts, holders, tally.totals, seconds)
@@ -172,5 +192,7 @@ class SynthReport:
         """One line for humans: how much was written."""
         t = self.totals
         rate = f", {t.events / self.seconds:,.0f} events/s" if self.seconds > 0 else ""
-        return (f"{t.events:,} events in {t.files:,} log files ({t.duplicate_files:,} duplicates) and {t.digests:,} digests, "
-                f"{(t.bytes + t.digest_bytes) / 1e6:,.1f} MB, {len(self.holders)} policy holders{rate}")
+        return (
+            f"{t.events:,} events in {t.files:,} log files ({t.duplicate_files:,} duplicates) and {t.digests:,} digests, "
+            f"{(t.bytes + t.digest_bytes) / 1e6:,.1f} MB, {len(self.holders)} policy holders{rate}"
+        )

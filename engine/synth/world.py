@@ -201,7 +201,8 @@ def _account(seed: int, index: int, ident: str) -> Account:
             name += hex_string(rng, 16)
         roles[key] = Role(ident, name, path, unique_id(rng, "AROA"))
     users = {
-        key: User(ident, key, path, unique_id(rng, "AIDA"), access_key(rng, "AKIA")) for key, path in _USERS.items()
+        key: User(ident, key, path, unique_id(rng, "AIDA"), access_key(rng, "AKIA"))
+        for key, path in _USERS.items()
     }
     return Account(ident, alias, roles, users)
 
@@ -216,12 +217,20 @@ def _pool(seed: int, account: Account, region: str) -> Pool:
     a, r = account.alias, region
     data = Bucket(
         f"{a}-data-{r}-{account.id}",
-        tuple(f"{prefix}/part-{i:05d}.parquet" for prefix in ("raw/orders", "raw/clicks", "curated/orders") for i in range(8))
+        tuple(
+            f"{prefix}/part-{i:05d}.parquet"
+            for prefix in ("raw/orders", "raw/clicks", "curated/orders")
+            for i in range(8)
+        )
         + ("exports/daily/summary.csv", "reports/Q3 résumé.pdf", "reports/2024/+plus sign & space.txt"),
     )
     artifacts = Bucket(
         f"{a}-artifacts-{r}-{account.id}",
-        tuple(f"lambda/{fn}/{hex_string(rng, 12)}.zip" for fn in ("orders-api", "thumbnailer", "nightly-report") for _ in range(3))
+        tuple(
+            f"lambda/{fn}/{hex_string(rng, 12)}.zip"
+            for fn in ("orders-api", "thumbnailer", "nightly-report")
+            for _ in range(3)
+        )
         + tuple(f"cloudformation/{stack}.yaml" for stack in ("orders-platform", "networking", "monitoring")),
     )
     backup = Bucket(
@@ -252,9 +261,18 @@ def _pool(seed: int, account: Account, region: str) -> Pool:
         keys=tuple(uuid4(rng) for _ in range(3)),
         queues=("orders-events", "orders-events-dlq", "thumbnail-jobs"),
         topics=("alerts", "orders-notifications"),
-        secrets=tuple(f"{name}-{chars(rng, ALNUM, 6)}" for name in ("prod/orders/db", "prod/orders/api-key", "shared/datadog")),
-        parameters=("/app/orders/db-host", "/app/orders/feature-flags", "/platform/ami-id", "/app/thumbnailer/max-size"),
-        log_groups=tuple(f"/aws/lambda/{fn.name}" for fn in functions) + ("/ecs/orders-worker", "/ops/automation"),
+        secrets=tuple(
+            f"{name}-{chars(rng, ALNUM, 6)}"
+            for name in ("prod/orders/db", "prod/orders/api-key", "shared/datadog")
+        ),
+        parameters=(
+            "/app/orders/db-host",
+            "/app/orders/feature-flags",
+            "/platform/ami-id",
+            "/app/thumbnailer/max-size",
+        ),
+        log_groups=tuple(f"/aws/lambda/{fn.name}" for fn in functions)
+        + ("/ecs/orders-worker", "/ops/automation"),
         cluster="orders",
         services=("orders-worker", "orders-scheduler"),
         task_families=("orders-worker", "report-runner"),

@@ -15,15 +15,14 @@ import os
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from trailsmith.warehouse.schema import PARTITION_COLUMN
-from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse
 from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile, ids_path
+from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,7 +39,9 @@ class CommitStats:
     files_replaced: int
 
 
-def open_duckdb(warehouse: Warehouse, *, threads: int, memory_limit: str = "128MB") -> duckdb.DuckDBPyConnection:
+def open_duckdb(
+    warehouse: Warehouse, *, threads: int, memory_limit: str = "128MB"
+) -> duckdb.DuckDBPyConnection:
     """A private DuckDB for ingest work: bounded memory, spilling into the warehouse's tmp directory."""
     import duckdb  # here, not at module level: worker processes import this module's neighbours only
 

@@ -20,7 +20,7 @@ Design choices, each for speed or faithfulness:
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import msgspec
 
@@ -31,91 +31,91 @@ _OPTS = dict(forbid_unknown_fields=True, gc=False, frozen=True)
 
 
 class SessionIssuer(msgspec.Struct, **_OPTS):
-    type: Optional[str] = None
-    principalId: Optional[str] = None
-    arn: Optional[str] = None
-    accountId: Optional[str] = None
-    userName: Optional[str] = None
+    type: str | None = None
+    principalId: str | None = None
+    arn: str | None = None
+    accountId: str | None = None
+    userName: str | None = None
 
 
 class SessionAttributes(msgspec.Struct, **_OPTS):
-    creationDate: Optional[str] = None
-    mfaAuthenticated: Optional[str] = None
+    creationDate: str | None = None
+    mfaAuthenticated: str | None = None
 
 
 class SessionContext(msgspec.Struct, **_OPTS):
     attributes: SessionAttributes = SessionAttributes()
     sessionIssuer: SessionIssuer = SessionIssuer()
     webIdFederationData: Raw = ABSENT_RAW
-    sourceIdentity: Optional[str] = None
-    ec2RoleDelivery: Optional[str] = None
-    assumedRoot: Optional[str] = None
+    sourceIdentity: str | None = None
+    ec2RoleDelivery: str | None = None
+    assumedRoot: str | None = None
 
 
 class OnBehalfOf(msgspec.Struct, **_OPTS):
-    userId: Optional[str] = None
-    identityStoreArn: Optional[str] = None
+    userId: str | None = None
+    identityStoreArn: str | None = None
 
 
 class UserIdentity(msgspec.Struct, **_OPTS):
-    type: Optional[str] = None
-    principalId: Optional[str] = None
-    arn: Optional[str] = None
-    accountId: Optional[str] = None
-    accessKeyId: Optional[str] = None
-    userName: Optional[str] = None
-    invokedBy: Optional[str] = None
-    credentialId: Optional[str] = None
-    identityProvider: Optional[str] = None
+    type: str | None = None
+    principalId: str | None = None
+    arn: str | None = None
+    accountId: str | None = None
+    accessKeyId: str | None = None
+    userName: str | None = None
+    invokedBy: str | None = None
+    credentialId: str | None = None
+    identityProvider: str | None = None
     sessionContext: SessionContext = SessionContext()
     onBehalfOf: OnBehalfOf = OnBehalfOf()
     inScopeOf: Raw = ABSENT_RAW
 
 
 class Resource(msgspec.Struct, **_OPTS):
-    ARN: Optional[str] = None
-    accountId: Optional[str] = None
-    type: Optional[str] = None
-    ARNPrefix: Optional[str] = None  # S3 ListObjects names its objects by prefix instead of ARN
+    ARN: str | None = None
+    accountId: str | None = None
+    type: str | None = None
+    ARNPrefix: str | None = None  # S3 ListObjects names its objects by prefix instead of ARN
 
 
 class TlsDetails(msgspec.Struct, **_OPTS):
-    tlsVersion: Optional[str] = None
-    cipherSuite: Optional[str] = None
-    clientProvidedHostHeader: Optional[str] = None
+    tlsVersion: str | None = None
+    cipherSuite: str | None = None
+    clientProvidedHostHeader: str | None = None
 
 
 class Record(msgspec.Struct, **_OPTS):
     """One CloudTrail event. Field order is the warehouse column order."""
 
-    eventVersion: Optional[str] = None
+    eventVersion: str | None = None
     userIdentity: Raw = ABSENT_RAW  # parsed per distinct value as UserIdentity: see LAZY
-    eventTime: Optional[str] = None
-    eventSource: Optional[str] = None
-    eventName: Optional[str] = None
-    awsRegion: Optional[str] = None
-    sourceIPAddress: Optional[str] = None
-    userAgent: Optional[str] = None
-    errorCode: Optional[str] = None
-    errorMessage: Optional[str] = None
+    eventTime: str | None = None
+    eventSource: str | None = None
+    eventName: str | None = None
+    awsRegion: str | None = None
+    sourceIPAddress: str | None = None
+    userAgent: str | None = None
+    errorCode: str | None = None
+    errorMessage: str | None = None
     requestParameters: Raw = ABSENT_RAW
     responseElements: Raw = ABSENT_RAW
     additionalEventData: Raw = ABSENT_RAW
-    requestID: Optional[str] = None
-    eventID: Optional[str] = None
-    readOnly: Optional[bool] = None
-    resources: Optional[list[Resource]] = None
-    eventType: Optional[str] = None
-    apiVersion: Optional[str] = None
-    managementEvent: Optional[bool] = None
-    recipientAccountId: Optional[str] = None
+    requestID: str | None = None
+    eventID: str | None = None
+    readOnly: bool | None = None
+    resources: list[Resource] | None = None
+    eventType: str | None = None
+    apiVersion: str | None = None
+    managementEvent: bool | None = None
+    recipientAccountId: str | None = None
     serviceEventDetails: Raw = ABSENT_RAW
-    sharedEventID: Optional[str] = None
-    vpcEndpointId: Optional[str] = None
-    vpcEndpointAccountId: Optional[str] = None
-    eventCategory: Optional[str] = None
+    sharedEventID: str | None = None
+    vpcEndpointId: str | None = None
+    vpcEndpointAccountId: str | None = None
+    eventCategory: str | None = None
     tlsDetails: Raw = ABSENT_RAW  # parsed per distinct value as TlsDetails: see LAZY
-    sessionCredentialFromConsole: Optional[str] = None
+    sessionCredentialFromConsole: str | None = None
     addendum: Raw = ABSENT_RAW
     edgeDeviceDetails: Raw = ABSENT_RAW
     insightDetails: Raw = ABSENT_RAW

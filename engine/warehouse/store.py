@@ -27,9 +27,9 @@ import os
 import shutil
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 
@@ -175,7 +175,9 @@ class Warehouse:
         """Make ``snapshot`` (whose files are already in place) the latest, atomically."""
         current = self.versions()
         version = (current[-1] if current else 0) + 1
-        committed = replace(snapshot, version=version, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        committed = replace(
+            snapshot, version=version, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        )
         final = self.snapshots_dir / f"{version:08d}.json"
         temporary = final.with_suffix(".json.tmp")
         with open(temporary, "wb") as handle:
