@@ -47,13 +47,13 @@ SCALES = {
 
 #: The full run's archive: 10 accounts x 5 regions x 7 days of 5-minute files = 100,800 log files; at about
 #: 1.7 KB per event, 15 million events are 25 GB of JSON.
-FULL_ARCHIVE = dict(
-    accounts=10,
-    regions=("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"),
-    days=7,
-    file_minutes=5,
-    events=15_000_000,
-)
+FULL_ARCHIVE = {
+    "accounts": 10,
+    "regions": ("us-east-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-2"),
+    "days": 7,
+    "file_minutes": 5,
+    "events": 15_000_000,
+}
 
 END_TO_END = """
 import json, sys, time

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 WORK = Path(__file__).resolve().parent / "work"
-#: The synthetic archives' shape (the sizes and file lengths vary by benchmark): 3 accounts, 3 regions, a week.
-ARCHIVE: dict[str, Any] = dict(accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7)
+#: The synthetic archives' shape (the sizes and file lengths vary by benchmark):
+#: 3 accounts, 3 regions, a week.
+ARCHIVE: dict[str, Any] = {"accounts": 3, "regions": ("us-east-1", "eu-west-1", "ap-southeast-2"), "days": 7}
 
 
 @dataclass(frozen=True)

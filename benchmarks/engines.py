@@ -47,8 +47,9 @@ import trailsmith
 if __name__ == "__main__":
     began = time.perf_counter()
     report = trailsmith.ingest([sys.argv[1]], sys.argv[2], workers=2)
-    print(json.dumps({"seconds": time.perf_counter() - began, "startup_seconds": 0.0, "events_read": report.events_read,
-                      "events_new": report.events_new, "files": report.files_read}))
+    print(json.dumps({"seconds": time.perf_counter() - began, "startup_seconds": 0.0,
+                      "events_read": report.events_read, "events_new": report.events_new,
+                      "files": report.files_read}))
 """
 
 SPARK_INGEST = """
@@ -61,14 +62,16 @@ if __name__ == "__main__":
     started = time.perf_counter()
     report = ingest([sys.argv[1]], sys.argv[2], spark=spark)
     done = time.perf_counter()
-    print(json.dumps({"seconds": done - began, "startup_seconds": started - began, "events_read": report.events_read,
-                      "events_new": report.events_new, "files": report.files_read}))
+    print(json.dumps({"seconds": done - began, "startup_seconds": started - began,
+                      "events_read": report.events_read, "events_new": report.events_new,
+                      "files": report.files_read}))
 """
 
 READ_SIDE = """
 import hashlib, json, sys, time
 began = time.perf_counter()
-engine, warehouse, master, queries, saved = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+engine, warehouse, master = sys.argv[1], sys.argv[2], sys.argv[3]
+queries, saved = json.loads(sys.argv[4]), json.loads(sys.argv[5])
 from trailsmith import engines
 import trailsmith.policy.generator as policy
 if engine == "spark":
@@ -81,7 +84,8 @@ def digest(rows):
 
 jobs = {f"SQL {name}": (lambda text=text: engines.query(text, warehouse, engine=engine, spark_master=master))
         for name, text in queries.items()}
-jobs.update({f"query {name}": (lambda name=name: engines.run_saved(name, warehouse, engine=engine, spark_master=master))
+jobs.update({f"query {name}": (lambda name=name: engines.run_saved(name, warehouse, engine=engine,
+                                                                   spark_master=master))
              for name in saved})
 jobs["policy --all"] = lambda: policy.generate(warehouse, engine=engine, spark_master=master)
 out = {}
@@ -199,9 +203,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args(argv)
-    common = dict(
-        events=args.events, accounts=3, regions=("us-east-1", "eu-west-1", "ap-southeast-2"), days=7
-    )
+    common = {
+        "events": args.events,
+        "accounts": 3,
+        "regions": ("us-east-1", "eu-west-1", "ap-southeast-2"),
+        "days": 7,
+    }
     results: dict[str, Any] = {
         "benchmark": "engines",
         "events": args.events,

@@ -37,7 +37,8 @@ from concurrent.futures import ProcessPoolExecutor
 from isal import igzip
 
 def count(names):
-    gc.disable()  # parsed JSON holds no cycles: the collector would only burn time (so trailsmith turns it off)
+    # parsed JSON holds no cycles: the collector would only burn time (so trailsmith turns it off)
+    gc.disable()
     events = 0
     for name in names:
         with open(name, "rb") as handle:
@@ -78,7 +79,8 @@ connection = duckdb.connect(config={"threads": int(sys.argv[3]), "preserve_inser
 began = time.perf_counter()
 connection.execute(
     "COPY (SELECT unnest(Records, recursive := false) AS r FROM read_json($files, columns = {'Records': '"
-    + RECORD + "'}, records = true, format = 'auto', compression = 'gzip', maximum_object_size = " + sys.argv[4] + ")) "
+    + RECORD + "'}, records = true, format = 'auto', compression = 'gzip', maximum_object_size = "
+    + sys.argv[4] + ")) "
     "TO '" + sys.argv[2] + "' (FORMAT parquet, COMPRESSION zstd)",
     {"files": files},
 )

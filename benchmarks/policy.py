@@ -6,8 +6,8 @@ Builds (or reuses) a synthetic archive through ``benchmarks.common.archive`` (th
 usage benchmark, so the two share one archive), ingests it once into ``benchmarks/work/policy/`` (kept for
 the next run), then in fresh processes on a warm page cache times:
 
-- ``all``: ``trailsmith.policy.generator.generate(warehouse)``: every principal, exact resources, split into its
-  phases (open the warehouse, the SQL aggregation, deriving and rendering the policies);
+- ``all``: ``trailsmith.policy.generator.generate(warehouse)``: every principal, exact resources, split into
+  its phases (open the warehouse, the SQL aggregation, deriving and rendering the policies);
 - ``generalize``: the same with ``resources="generalize"``;
 - ``one``: a single principal (the busiest), which is what a user piping into ``aws iam create-policy``
   waits for;

@@ -116,10 +116,12 @@ def write_report(out: Path, records: list[dict[str, Any]], about: dict[str, Any]
         "",
         "Every ratio compares two runs of the same run of this script, on the same files: the machine is",
         "shared and noisy, so absolute figures are context and ratios are the result. `events_per_s` and",
-        "`mb_per_s` are over the events and the uncompressed JSON of the archive; `peak_rss_mb` is the peak of",
+        "`mb_per_s` are over the events and the uncompressed JSON of the archive; "
+        "`peak_rss_mb` is the peak of",
         "the summed resident memory of the whole process tree (workers included). `ratio` is the baseline's",
         "time over the row's for the same work (per event for scaling): above 1 the row is faster. At the",
-        "standard and full scales, each ingest and policy row is the fastest of 3 runs (the ingest's taken in",
+        "standard and full scales, "
+        "each ingest and policy row is the fastest of 3 runs (the ingest's taken in",
         "turns with its baselines), with the highest peak memory of the 3.",
         "",
         "Versions: " + ", ".join(f"{k} {v}" for k, v in about["versions"].items()) + ".",
@@ -148,12 +150,12 @@ def _summary(by: dict[str, list[dict[str, Any]]]) -> list[str]:
     if ingest and policy:
         against = f", {ingest['ratio']:.2f} of the two-core floor" if ingest.get("ratio") and floor else ""
         lines.append(
-            f"- **Full run**: {ingest['input_mb'] / 1000:,.1f} GB of CloudTrail JSON in {ingest['files']:,} files "
-            f"({ingest['events']:,} records) ingested in {ingest['seconds'] / 60:.1f} min "
-            f"({ingest['events_per_s']:,} events/s{against}); policies for all {policy['principals']} principals "
-            f"({policy['documents']} documents) in {policy['seconds']:.0f} s; peak memory "
-            f"{ingest['peak_rss_mb'] / 1000:.1f} GB. The hosted generator stops at 100,000 files and 25 GB per run "
-            "and does one principal per run (about 20 minutes each, AWS's figure, not measured here)."
+            f"- **Full run**: {ingest['input_mb'] / 1000:,.1f} GB of CloudTrail JSON in {ingest['files']:,} "
+            f"files ({ingest['events']:,} records) ingested in {ingest['seconds'] / 60:.1f} min "
+            f"({ingest['events_per_s']:,} events/s{against}); policies for all {policy['principals']} "
+            f"principals ({policy['documents']} documents) in {policy['seconds']:.0f} s; peak memory "
+            f"{ingest['peak_rss_mb'] / 1000:.1f} GB. The hosted generator stops at 100,000 files and 25 GB "
+            "per run and does one principal per run (about 20 minutes each, AWS's figure, not measured here)."
         )
     rows = by.get("ingest", [])
     for archive in dict.fromkeys(r["name"].split(":", 1)[0] for r in rows):
@@ -163,22 +165,23 @@ def _summary(by: dict[str, list[dict[str, Any]]]) -> list[str]:
         )
         if one and two and one.get("ratio") and two.get("ratio"):
             lines.append(
-                f"- **Ingest, {archive}**: one worker runs at {one['ratio']:.2f}x the gunzip+orjson floor and "
-                f"{one.get('ratio_duckdb_1_thread', 0):.2f}x DuckDB read_json (1 thread, no dedup); two workers "
-                f"are {two['ratio']:.2f}x one, and {two.get('ratio_duckdb_2_threads', 0):.2f}x DuckDB with 2 threads."
+                f"- **Ingest, {archive}**: one worker runs at {one['ratio']:.2f}x the gunzip+orjson floor "
+                f"and {one.get('ratio_duckdb_1_thread', 0):.2f}x DuckDB read_json (1 thread, no dedup); two "
+                f"workers are {two['ratio']:.2f}x one, "
+                f"and {two.get('ratio_duckdb_2_threads', 0):.2f}x DuckDB with 2 threads."
             )
     usage = _find(by.get("usage", []), "warehouse")
     if usage and usage.get("ratio"):
         same = "the same answer" if usage.get("same_answer") else "A DIFFERENT ANSWER"
         lines.append(
-            f"- **Usage question** over {usage['events']:,} events: {usage['ratio']:.0f}x faster on the warehouse "
-            f"than DuckDB over the raw .json.gz ({usage['seconds']:.1f} s), {same}."
+            f"- **Usage question** over {usage['events']:,} events: {usage['ratio']:.0f}x faster on the "
+            f"warehouse than DuckDB over the raw .json.gz ({usage['seconds']:.1f} s), {same}."
         )
     every = _find(by.get("policy", []), "all principals")
     if every:
         lines.append(
-            f"- **Policies** for all {every.get('principals', '?')} principals of {every['events']:,} events: "
-            f"{every['seconds']:.1f} s, peak memory {every['peak_rss_mb']:,.0f} MB."
+            f"- **Policies** for all {every.get('principals', '?')} principals of {every['events']:,} "
+            f"events: {every['seconds']:.1f} s, peak memory {every['peak_rss_mb']:,.0f} MB."
         )
     scaling = [r for r in by.get("scaling", []) if r.get("ratio")]
     if scaling:
@@ -197,8 +200,8 @@ def _summary(by: dict[str, list[dict[str, Any]]]) -> list[str]:
         if reads:
             text += f"queries and policies {min(reads):.1f}x to {max(reads):.1f}x"
         lines.append(
-            f"- **Spark (local, same machine)**: {text}; results {'identical' if same else 'DIFFERENT'} on both "
-            "engines. Spark is for trails that outgrow one machine."
+            f"- **Spark (local, same machine)**: {text}; results {'identical' if same else 'DIFFERENT'} on "
+            "both engines. Spark is for trails that outgrow one machine."
         )
     return lines
 

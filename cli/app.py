@@ -17,7 +17,8 @@ from trailsmith.errors import TrailsmithError
 app = typer.Typer(
     name="trailsmith",
     help="Offline analytics for AWS CloudTrail archives: ingest gzipped CloudTrail JSON into a Parquet "
-    "warehouse, query it with SQL, and generate least-privilege IAM policies from what principals really did.",
+    "warehouse, query it with SQL, "
+    "and generate least-privilege IAM policies from what principals really did.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -69,13 +69,14 @@ def _summary(report: IngestReport) -> None:
     skipped = ", ".join(f"{n} {kind}" for kind, n in sorted(report.skipped.items())) or "none"
     stderr.print(
         f"ingested {report.files_read:,} files ({report.bytes_read / 1e6:,.1f} MB) into {report.warehouse} "
-        f"in {report.seconds:.1f}s: {report.events_new:,} new events, {report.events_duplicate:,} duplicates; "
-        f"{report.files_already_ingested:,} files already ingested; skipped: {skipped}; "
+        f"in {report.seconds:.1f}s: {report.events_new:,} new events, {report.events_duplicate:,} "
+        f"duplicates; {report.files_already_ingested:,} files already ingested; skipped: {skipped}; "
         f"quarantined: {len(report.quarantined_files):,} files, {len(report.quarantined_records):,} records"
     )
     if report.time_from_timestamp:
         stderr.print(
-            f"note: {report.time_from_timestamp:,} records had no eventTime; it was taken from their '@timestamp'"
+            f"note: {report.time_from_timestamp:,} records had no eventTime; "
+            "it was taken from their '@timestamp'"
         )
     if report.insight_records:
         stderr.print(

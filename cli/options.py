@@ -24,5 +24,6 @@ EngineOption = typer.Option(
 SparkMasterOption = typer.Option(
     DEFAULT_MASTER,
     "--spark-master",
-    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn ...) or a Spark Connect sc://HOST:15002 URL.",
+    help="With --engine spark: the Spark master (local[N], spark://HOST:7077, yarn ...) "
+    "or a Spark Connect sc://HOST:15002 URL.",
 )

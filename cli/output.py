@@ -7,12 +7,10 @@ goes to a file only.
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import io
-import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -24,6 +22,7 @@ import pyarrow.parquet as pq
 import typer
 
 from trailsmith.errors import TrailsmithError
+from trailsmith.files import replacing
 
 
 class Format(str, enum.Enum):
@@ -104,43 +103,75 @@ def _flat(batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(columns, names=batch.schema.names)
 
 
+#: A writer puts batches on a binary stream and returns the number of rows written.
+Writer = Callable[[Iterable[pa.RecordBatch], pa.Schema, IO[bytes]], int]
+
+
+def _write_parquet(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes]) -> int:
+    rows = 0
+    with pq.ParquetWriter(out, schema, compression="zstd") as writer:
+        for batch in batches:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return rows
+
+
+def _write_csv(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes]) -> int:
+    rows = 0
+    writer = None
+    for batch in batches:
+        flat = _flat(batch)
+        if writer is None:
+            writer = pacsv.CSVWriter(out, flat.schema, write_options=_csv_options(flat.schema))
+        writer.write_batch(flat)
+        rows += batch.num_rows
+    if writer is None:
+        out.write((",".join(schema.names) + "\n").encode())
+    else:
+        writer.close()
+    return rows
+
+
+def _write_ndjson(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes]) -> int:
+    rows = 0
+    for batch in batches:
+        for row in batch.to_pylist():
+            out.write(orjson.dumps(row, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
+        rows += batch.num_rows
+    return rows
+
+
+def _write_json(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes]) -> int:
+    rows = 0
+    out.write(b"[")
+    for batch in batches:
+        for row in batch.to_pylist():
+            out.write((b",\n" if rows else b"\n") + orjson.dumps(row, default=_json_default))
+            rows += 1
+    out.write(b"\n]\n" if rows else b"]\n")
+    return rows
+
+
+def _write_table(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes]) -> int:
+    return _table(batches, schema, None if out is sys.stdout.buffer else out)
+
+
+#: Every ``--format``, and what writes it.
+WRITERS: dict[Format, Writer] = {
+    Format.table: _write_table,
+    Format.csv: _write_csv,
+    Format.json: _write_json,
+    Format.ndjson: _write_ndjson,
+    Format.parquet: _write_parquet,
+}
+
+
 def write(
     batches: Iterable[pa.RecordBatch], schema: pa.Schema, fmt: Format, out: IO[bytes] | None = None
 ) -> int:
     """Write ``batches`` to ``out`` (stdout) as ``fmt``; returns the number of rows."""
     out = out or sys.stdout.buffer
-    rows = 0
-    if fmt is Format.parquet:
-        with pq.ParquetWriter(out, schema, compression="zstd") as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-    elif fmt is Format.csv:
-        writer = None
-        for batch in batches:
-            flat = _flat(batch)
-            if writer is None:
-                writer = pacsv.CSVWriter(out, flat.schema, write_options=_csv_options(flat.schema))
-            writer.write_batch(flat)
-            rows += batch.num_rows
-        if writer is None:
-            out.write((",".join(schema.names) + "\n").encode())
-        else:
-            writer.close()
-    elif fmt is Format.ndjson:
-        for batch in batches:
-            for row in batch.to_pylist():
-                out.write(orjson.dumps(row, default=_json_default, option=orjson.OPT_APPEND_NEWLINE))
-            rows += batch.num_rows
-    elif fmt is Format.json:
-        out.write(b"[")
-        for batch in batches:
-            for row in batch.to_pylist():
-                out.write((b",\n" if rows else b"\n") + orjson.dumps(row, default=_json_default))
-                rows += 1
-        out.write(b"\n]\n" if rows else b"]\n")
-    else:
-        rows = _table(batches, schema, None if out is sys.stdout.buffer else out)
+    rows = WRITERS[fmt](batches, schema, out)
     out.flush()
     return rows
 
@@ -163,20 +194,8 @@ def write_to(
         raise TrailsmithError(
             f"--out {path} is inside the warehouse {protect}", hint="Write the result elsewhere"
         )
-    with _replacing(path) as handle:
+    with replacing(path) as handle:
         return write(batches, schema, fmt, handle)
-
-
-@contextlib.contextmanager
-def _replacing(path: Path) -> Iterator[IO[bytes]]:
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(temporary, "wb") as handle:
-            yield handle
-        os.replace(temporary, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
 
 
 def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes] | None = None) -> int:

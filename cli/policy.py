@@ -2,37 +2,25 @@
 
 from __future__ import annotations
 
-import enum
 import json
-import os
 import sys
 from pathlib import Path
+from typing import Literal
 
 import typer
 
 from trailsmith.cli import options
 from trailsmith.cli.app import app
+from trailsmith.cli.bundle import write_bundle
 from trailsmith.cli.progress import stderr
 from trailsmith.engines import Engine
 from trailsmith.policy.generator import generate
-from trailsmith.policy.model import PolicyError, PrincipalPolicy
+from trailsmith.policy.model import GroupMode, PolicyError, PrincipalPolicy, ResourceMode
 from trailsmith.policy.render import explain, explanation_json, terraform, unique_names
+from trailsmith.warehouse.store import default_path
 
-
-class PolicyFormat(str, enum.Enum):
-    json = "json"
-    terraform = "terraform"
-
-
-class Resources(str, enum.Enum):
-    exact = "exact"
-    generalize = "generalize"
-    service = "service"
-
-
-class Group(str, enum.Enum):
-    role = "role"
-    permission_set = "permission-set"
+#: What ``--format`` writes: IAM JSON documents, or Terraform ``aws_iam_policy_document`` data blocks.
+PolicyFormat = Literal["json", "terraform"]
 
 
 @app.command("policy")
@@ -71,17 +59,15 @@ def policy_command(
         help="Only calls made in this region; repeat for more.",
         show_default=False,
     ),
-    group: Group = typer.Option(
-        Group.role,
+    group: GroupMode = typer.Option(
+        "role",
         "--group",
         help="role: one policy per role or user; permission-set: one per "
         "IAM Identity Center permission set, merging its roles across accounts.",
     ),
-    fmt: PolicyFormat = typer.Option(
-        PolicyFormat.json, "--format", "-f", help="IAM JSON or Terraform data blocks."
-    ),
-    resources: Resources = typer.Option(
-        Resources.exact,
+    fmt: PolicyFormat = typer.Option("json", "--format", "-f", help="IAM JSON or Terraform data blocks."),
+    resources: ResourceMode = typer.Option(
+        "exact",
         "--resources",
         help="exact ARNs; generalize (bounded wildcards, see --explain); service (any resource).",
     ),
@@ -130,11 +116,11 @@ def policy_command(
         until=until,
         accounts=account,
         regions=region,
-        resources=resources.value,
-        group=group.value,
+        resources=resources,
+        group=group,
         engine=engine,
         spark_master=spark_master,
-    )  # type: ignore[arg-type]
+    )
     if out is not None:
         _write_dir(out, policies, fmt, show_explain, warehouse)
     else:
@@ -149,7 +135,7 @@ def _write_stdout(policies: list[PrincipalPolicy], fmt: PolicyFormat) -> None:
             f"{policies[0].principal} made no authorised call that needs a permission",
             hint="Widen --since/--until, or see what it did with --explain",
         )
-    if fmt is PolicyFormat.terraform:
+    if fmt == "terraform":
         sys.stdout.write("\n".join(terraform(p) for p in usable))
     elif len(policies) == 1:
         sys.stdout.write(usable[0].to_json())
@@ -166,35 +152,27 @@ def _write_dir(
     show_explain: bool,
     warehouse: Path | None,
 ) -> None:
-    if out.exists() and not out.is_dir():
-        raise PolicyError(f"{out} exists and is not a directory", hint="Give a directory for --out")
-    from trailsmith.warehouse.store import default_path
-
     root = Path(warehouse if warehouse is not None else default_path())
     if out.resolve().is_relative_to(root.resolve()):
         raise PolicyError(
             f"{out} is inside the warehouse", hint="Write policies outside the warehouse directory"
         )
-    out.mkdir(parents=True, exist_ok=True)
     names = unique_names([p.principal for p in policies])
-    index: dict[str, dict[str, object]] = {}
-    for policy in policies:
-        files = _policy_files(policy, names[policy.principal], fmt, show_explain)
-        for name, text in files.items():
-            _write(out / name, text)
-        index[policy.principal] = {
-            "files": sorted(files),
-            "members": list(policy.members),
-            "documents": len(policy.documents),
-        }
-    _write(out / "index.json", json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+    bundle = {
+        p.principal: (
+            _policy_files(p, names[p.principal], fmt, show_explain),
+            {"members": list(p.members), "documents": len(p.documents)},
+        )
+        for p in policies
+    }
+    write_bundle(out, bundle, option="--out")
 
 
 def _policy_files(
     policy: PrincipalPolicy, stem: str, fmt: PolicyFormat, show_explain: bool
 ) -> dict[str, str]:
     files: dict[str, str] = {}
-    if fmt is PolicyFormat.terraform and policy.documents:
+    if fmt == "terraform" and policy.documents:
         files[f"{stem}.tf"] = terraform(policy)
     elif len(policy.documents) == 1:
         files[f"{stem}.json"] = policy.documents[0].to_json() + "\n"
@@ -204,12 +182,6 @@ def _policy_files(
     if show_explain:
         files[f"{stem}.explain.json"] = explanation_json(policy)
     return files
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _report(policies: list[PrincipalPolicy], quiet: bool, show_explain: bool) -> None:
@@ -226,7 +198,8 @@ def _report(policies: list[PrincipalPolicy], quiet: bool, show_explain: bool) ->
         left = ", ".join(f"{n:,} {reason}" for reason, n in sorted(excluded.items())) or "nothing"
         stderr.print(
             f"{policy.principal}: {_count(len(policy.statements), 'statement')} in "
-            f"{_count(len(policy.documents), 'document')} from {_count(policy.events, 'event')}; left out: {left}; "
+            f"{_count(len(policy.documents), 'document')} from {_count(policy.events, 'event')}; "
+            f"left out: {left}; "
             f'{_count(len(policy.fallbacks), "action")} on "*" for lack of a resource',
             markup=False,
         )

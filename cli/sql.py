@@ -55,7 +55,7 @@ def sql_command(
       trailsmith sql "SELECT principalArn, eventName, count(*) AS calls FROM calls GROUP BY ALL ORDER BY calls DESC"
       trailsmith sql "SELECT * FROM calls WHERE eventDate >= \\$start AND outcome = 'denied'" -p start:DATE=2024-08-01
       trailsmith sql @questions/who-used-key.sql -p key=AKIAEXAMPLE --format parquet --out key.parquet
-    """
+    """  # noqa: E501 - the example commands are shown whole in --help (one per line, not wrapped)
     fmt = resolve(fmt, out)
     run(_read_sql(query, file), _bind(params), warehouse, fmt, out, engine=engine, spark_master=spark_master)
 

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import enum
-import json
-import os
 from pathlib import Path
 
 import typer
 
 from trailsmith.cli import options
 from trailsmith.cli.app import app
+from trailsmith.cli.bundle import write_bundle
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, write_to
 from trailsmith.cli.progress import stderr
 from trailsmith.iam import export as iam_export
 from trailsmith.iam.export import IamExportError
 from trailsmith.iam.unused import SCHEMA, Suggestion, UnusedReport, analyze, suggest
+from trailsmith.policy.render import unique_names
 from trailsmith.warehouse.store import Warehouse, default_path
 
 
@@ -121,42 +121,17 @@ def _assignment(text: str) -> tuple[str, str]:
 
 
 def _write_suggestions(out: Path, suggestions: list[Suggestion]) -> None:
-    """``<name>.policy.json`` (when there is a policy), ``<name>.diff.txt`` per principal, and ``index.json``.
-
-    Names come from the ARN through a strict character set (``policy_render.unique_names``), and every path is
-    checked to be a plain file directly inside ``out``: no ARN can name a file anywhere else.
-    """
-    from trailsmith.policy.render import unique_names
-
-    if out.exists() and not out.is_dir():
-        raise IamExportError(f"--suggest {out} exists and is not a directory", hint="Give a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    """Per principal ``<name>.diff.txt`` and, when it has one, ``<name>.policy.json``; ``index.json``."""
     names = unique_names([s.principal for s in suggestions])
-    index: dict[str, dict[str, object]] = {}
+    bundle = {}
     for item in suggestions:
         files = {f"{names[item.principal]}.diff.txt": item.diff}
         policy = item.policy_json()
         if policy is not None:
             files[f"{names[item.principal]}.policy.json"] = policy
-        for name, text in files.items():
-            _write(out, name, text)
-        index[item.principal] = {
-            "files": sorted(files),
-            "kept": len(item.kept),
-            "removed": len(item.removed),
-            "added": len(item.added),
-        }
-    _write(out, "index.json", json.dumps(index, indent=2, sort_keys=True) + "\n")
-
-
-def _write(directory: Path, name: str, text: str) -> None:
-    root = directory.resolve()
-    path = (root / name).resolve()
-    if path.parent != root or name.startswith(".") or "/" in name or "\\" in name:
-        raise IamExportError(f"refusing to write {name!r}: not a plain file name inside {directory}")
-    temporary = root / f".{name}.{os.getpid()}.tmp"
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
+        summary = {"kept": len(item.kept), "removed": len(item.removed), "added": len(item.added)}
+        bundle[item.principal] = (files, summary)
+    write_bundle(out, bundle, option="--suggest")
 
 
 def _report(report: UnusedReport, rows: int, out: Path | None, suggest_dir: Path | None, quiet: bool) -> None:

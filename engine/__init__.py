@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from trailsmith.sql.frames import query_frame, saved_frame
     from trailsmith.sql.saved import SavedQuery, run_saved, saved_queries
 
-# The public API, imported on first use: worker processes import ``trailsmith.ingestion.worker`` and need none of
-# DuckDB, polars or the query layer (each costs tens of MB per process).
+# The public API, imported on first use: worker processes import ``trailsmith.ingestion.worker`` and need none
+# of DuckDB, polars or the query layer (each costs tens of MB per process).
 _LAZY = {
     "connect": "trailsmith.sql.db",
     "query": "trailsmith.sql.db",

@@ -5,14 +5,19 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from s3server import S3Server, start_s3_server
+from helpers.paths import SAMPLE
+from helpers.s3server import S3Server, start_s3_server
+from helpers.warehouses import fingerprint
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from trailsmith.ingestion.driver import IngestReport
 
 
 @pytest.fixture(scope="session")
@@ -41,8 +46,33 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @pytest.fixture(scope="session")
 def update_golden(request: pytest.FixtureRequest) -> bool:
-    """True when the run was asked to rewrite golden files (``pytest --update-golden``) instead of comparing."""
+    """True when the run was asked to rewrite golden files (``pytest --update-golden``), not compare."""
     return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def sample_ingest(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, IngestReport]]:
+    """data/sample ingested once for the whole session (one worker), with the report of that ingest.
+
+    Shared and read-only: a test that ingests more, damages or deletes files needs a warehouse of its own
+    (ingest again, or ``shutil.copytree`` this one). At the end of the session the warehouse must be
+    byte for byte what the ingest left, so a test that wrote into it fails here instead of misleading others.
+    """
+    import trailsmith
+
+    path = tmp_path_factory.mktemp("sample") / "wh"
+    report = trailsmith.ingest([str(SAMPLE)], path, workers=1)
+    before = fingerprint(path)
+    yield path, report
+    assert fingerprint(path) == before, f"a test changed the shared sample warehouse {path}"
+
+
+@pytest.fixture(scope="session")
+def sample_warehouse(sample_ingest: tuple[Path, IngestReport]) -> Path:
+    """The shared, read-only warehouse of data/sample (see ``sample_ingest``)."""
+    path, report = sample_ingest
+    assert report.events_new > 0 and report.quarantined == 0
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -15,11 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import ROOT
+
 #: Package (or module) -> the packages it may import besides itself. The longest matching name applies.
 #: The data flows ingestion -> warehouse <- sql <- policy <- iam; the engines sit on top of all of them.
 MAY_IMPORT: dict[str, frozenset[str]] = {
     "trailsmith._version": frozenset(),
     "trailsmith.errors": frozenset(),
+    "trailsmith.files": frozenset(),
     "trailsmith.engines": frozenset({"trailsmith.errors"}),
     "trailsmith.actions": frozenset({"trailsmith.errors"}),
     "trailsmith.warehouse": frozenset({"trailsmith.errors"}),
@@ -88,7 +91,6 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     ),
 }
 
-ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {
     "trailsmith": ROOT / "engine",
     "trailsmith.cli": ROOT / "cli",
@@ -134,7 +136,7 @@ def imports(name: str, path: Path, known: set[str]) -> Iterator[tuple[str, int]]
             elif isinstance(child, ast.ImportFrom):
                 base = child.module or ""
                 if child.level:
-                    base = ".".join(package.split(".")[: len(package.split(".")) - child.level + 1] + [base])
+                    base = ".".join([*package.split(".")[: len(package.split(".")) - child.level + 1], base])
                 for alias in child.names:
                     full = f"{base}.{alias.name}"
                     yield (full if full in known else base), child.lineno
@@ -149,8 +151,14 @@ def _rule(name: str) -> str:
     return max((key for key in MAY_IMPORT if name == key or name.startswith(key + ".")), key=len)
 
 
+#: Modules every package may use: the foundation.
+FOUNDATION = frozenset({"trailsmith.errors", "trailsmith.files", "trailsmith._version"})
+
+
 def _allowed(source: str, target: str) -> bool:
     rule = _rule(source)
+    if target in FOUNDATION and not source.startswith(tuple(FOUNDATION)):
+        return True
     if target == rule or target.startswith(rule + "."):
         return True
     return any(
@@ -214,7 +222,7 @@ def cycles(edges: dict[str, dict[str, int]]) -> list[list[str]]:
         stack.append(node)
         for target in edges.get(node, {}):
             if state.get(target) == 1:
-                found.append(stack[stack.index(target) :] + [target])
+                found.append([*stack[stack.index(target) :], target])
             elif target not in state:
                 walk(target)
         stack.pop()

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import trailsmith
-from events import event, s3_key, write_records
+from helpers.events import event, s3_key, write_records
 from trailsmith.warehouse.store import Warehouse
 
 FILES, PER_FILE = 48, 400

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import trailsmith
+from helpers.paths import REALDATA
 
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 pytestmark = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real captures not present at {REALDATA}")
 
 
@@ -86,7 +86,9 @@ def test_values_are_kept_as_recorded(warehouse: Path) -> None:
 
 def test_policy_holders(warehouse: Path) -> None:
     table = trailsmith.query("SELECT eventID, principalArn FROM events", warehouse)
-    holder = dict(zip(table.column("eventID").to_pylist(), table.column("principalArn").to_pylist()))
+    holder = dict(
+        zip(table.column("eventID").to_pylist(), table.column("principalArn").to_pylist(), strict=True)
+    )
     kinds = set()
     for raw in raw_events():
         identity = raw["userIdentity"]

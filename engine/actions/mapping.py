@@ -2,8 +2,9 @@
 
 An event names an endpoint (``eventSource``) and an API operation (``eventName``); a policy names IAM
 actions. They usually agree, and where they do not, public tools guess. Here every action returned exists
-in AWS's IAM reference data (``iamref``); an event that no checked rule (``action_rules``) and no
-same-named action explains is reported ``unmapped``, never given a plausible-looking name.
+in AWS's IAM reference data (:mod:`trailsmith.actions.reference`); an event that no checked rule
+(:mod:`trailsmith.actions.rules`) and no same-named action explains is reported ``unmapped``, never given a
+plausible-looking name.
 
 Resolution order, first hit wins: no-permission calls; explicit rules; request-dependent rules; the
 same-named action; HTTP-verb services (API Gateway); then the same steps again with an API-version suffix

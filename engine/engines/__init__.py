@@ -22,7 +22,8 @@ import enum
 import importlib
 import os
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ContextManager, Protocol
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,7 +59,7 @@ class Backend(Protocol):
 
     def stream(
         self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
-    ) -> ContextManager[pa.RecordBatchReader]:
+    ) -> AbstractContextManager[pa.RecordBatchReader]:
         """The same, as batches read while the warehouse stays open (closed on exit)."""
         ...
 
@@ -76,7 +77,7 @@ class Backend(Protocol):
         """What ``trailsmith query NAME --show`` prints for this engine."""
         ...
 
-    def usage_source(self, warehouse: str | os.PathLike[str] | None) -> ContextManager[UsageSource]:
+    def usage_source(self, warehouse: str | os.PathLike[str] | None) -> AbstractContextManager[UsageSource]:
         """The warehouse's latest snapshot, open for policy generation; closed on exit."""
         ...
 
@@ -155,6 +156,6 @@ def usage_source(
     *,
     engine: Engine | str = Engine.duckdb,
     spark_master: str = DEFAULT_MASTER,
-) -> ContextManager[UsageSource]:
+) -> AbstractContextManager[UsageSource]:
     """The warehouse's latest snapshot, open on ``engine`` for policy generation; closed on exit."""
     return backend(engine, spark_master=spark_master).usage_source(warehouse)

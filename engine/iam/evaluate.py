@@ -292,7 +292,7 @@ def evaluate(resolved: Resolved) -> Evaluation:
         ways.append(way)
         number = len(ways) - 1
         for action in actions:
-            bearing[action] = bearing.get(action, ()) + (number,)
+            bearing[action] = (*bearing.get(action, ()), number)
 
     for policy in resolved.policies:
         for statement in _checked(policy, notes):

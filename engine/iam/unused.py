@@ -322,7 +322,8 @@ def choose(details: AuthorizationDetails, requested: Sequence[str] | None) -> tu
                 f"Did you mean {close[0]}?"
                 if close
                 else (
-                    "Give the ARN of a role or user of the export, or its policies with --policy-file ARN=FILE"
+                    "Give the ARN of a role or user of the export, "
+                    "or its policies with --policy-file ARN=FILE"
                 )
             )
             raise IamExportError(f"principal {item} is not in the IAM input", hint=hint)

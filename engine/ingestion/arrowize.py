@@ -158,7 +158,7 @@ def _lazy_slow(key: bytes, name: str, struct: type) -> tuple[Any, str | None, by
         return None, f"wrong type: {name} is not a JSON object", None
     cleaned = clean_struct(value, struct, name, unknown)
     try:
-        parsed = msgspec.json.decode(msgspec.json.encode(cleaned), type=struct)
+        parsed: Any = msgspec.json.decode(msgspec.json.encode(cleaned), type=struct)
     except msgspec.ValidationError as exc:
         return None, f"wrong type: {exc} in {name}".replace("at `$", f"at `$.{name}"), None
     return parsed, None, (msgspec.json.encode(unknown) if unknown else None)

@@ -96,7 +96,7 @@ def decompress(data: bytes) -> bytes:
                 break
             if not rest.startswith(_GZIP_MAGIC):
                 raise FileRejected(f"corrupt gzip ({len(rest)} bytes of garbage after the compressed data)")
-    except isal_zlib.error as exc:
+    except isal_zlib.error as exc:  # type: ignore[misc]  # isal's stub declares `error` an instance, not a class
         raise FileRejected(f"corrupt or truncated gzip ({exc})") from None
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -132,7 +132,10 @@ def decode_pieces(data: bytes, max_records: int) -> Iterator[tuple[int, DecodedF
 
 
 def _split_large(text: bytes) -> list[Any] | None:
-    """The raw records of a large envelope, array or JSON-lines text; None when it is none of those cleanly."""
+    """The raw records of a large envelope, array or JSON-lines text.
+
+    None when it is none of those cleanly.
+    """
     start = _first_byte(text)
     try:
         if start == b"{":
@@ -252,7 +255,8 @@ def _split_raw(text: bytes, form: str) -> list[Any]:
 
 
 def _records_slow(raws: list[Any], form: str, text: bytes) -> DecodedFile:
-    out = DecodedFile("events", form, text=text, positions=[])
+    positions: list[int] = []
+    out = DecodedFile("events", form, text=text, positions=positions)
     for index, raw in enumerate(raws):
         try:
             record, extras, from_timestamp = decode_record_slow(bytes(raw))
@@ -263,7 +267,7 @@ def _records_slow(raws: list[Any], form: str, text: bytes) -> DecodedFile:
             out.extras[len(out.records)] = extras
         out.time_from_timestamp += from_timestamp
         out.records.append(record)
-        out.positions.append(index)
+        positions.append(index)
     if not out.bad:
         out.positions = None
     return out

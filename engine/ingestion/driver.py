@@ -7,18 +7,23 @@ The run, under the warehouse's write lock:
    and non-log names are counted and skipped;
 3. sort the new files by the date in their path, so that a batch touches few date partitions, and cut them
    into batches (``batch_bytes``); each batch is read by the worker pool, then deduplicated and committed
-   atomically (:mod:`trailsmith.warehouse.commit`), together with the list of files it read. A killed run loses at
-   most the batch in progress, and the next run redoes exactly that.
+   atomically (:mod:`trailsmith.warehouse.commit`), together with the list of files it read. A killed run
+   loses at most the batch in progress, and the next run redoes exactly that.
+
+Steps 1 to 3 are :func:`run`, which the Spark engine shares (:mod:`trailsmith.spark.ingest`); only how a
+batch is read and written differs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,7 +38,7 @@ from trailsmith.ingestion.pool import Pool
 from trailsmith.ingestion.worker import FileOutcome, TaskResult, WorkerOptions, release_memory
 from trailsmith.warehouse.commit import commit, duplicates, open_duckdb, plan
 from trailsmith.warehouse.schema import SOURCES_SCHEMA
-from trailsmith.warehouse.store import Warehouse, default_path
+from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 
 #: Compressed input per commit: bounds the staging disk space (about 4x this) and the work a crash loses.
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
@@ -90,6 +95,53 @@ class IngestReport:
         return len(self.quarantined_files) + len(self.quarantined_records)
 
 
+#: Reads, deduplicates and commits one batch of new files on top of a snapshot; returns the new snapshot.
+BatchIngest = Callable[[Snapshot, list[SourceEntry], int], Snapshot]
+#: Starts an engine's workers for (warehouse, new files, report, progress); gives its :data:`BatchIngest`.
+OpenEngine = Callable[
+    [Warehouse, list[SourceEntry], IngestReport, Progress], AbstractContextManager[BatchIngest]
+]
+
+
+def run(
+    sources: Sequence[str],
+    warehouse: str | os.PathLike[str] | None,
+    open_engine: Callable[
+        [Warehouse, list[SourceEntry], IngestReport, Progress], AbstractContextManager[BatchIngest]
+    ],
+    *,
+    progress: Progress | None = None,
+    batch_bytes: int = DEFAULT_BATCH_BYTES,
+) -> IngestReport:
+    """The ingest's driver, the same for every engine: lock, recover, list, skip what was read, batch.
+
+    ``open_engine(warehouse, new files, report, progress)`` starts the engine's workers (only when there is
+    something new to read) and gives the function that ingests one batch; each batch is committed before
+    the next is read.
+    """
+    started = time.perf_counter()
+    progress = progress or Silent()
+    target = Warehouse(warehouse if warehouse is not None else default_path())
+    target.create()
+    report = IngestReport(str(target.root))
+    with target.lock():
+        report.recovered = len(target.recover().removed)
+        snapshot = target.snapshot()
+        progress.status("listing sources")
+        listed = sources_module.expand(sources, exclude=target.root)
+        todo = new_files(target, listed, snapshot.sources, report)
+        progress.start(len(todo), sum(e.size for e in todo))
+        if todo:
+            with open_engine(target, todo, report, progress) as ingest_batch:
+                for number, batch in enumerate(batches(todo, batch_bytes)):
+                    snapshot = ingest_batch(snapshot, batch, number)
+        report.version = snapshot.version
+    report.quarantined_files.sort()
+    report.quarantined_records.sort()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
 def ingest(
     sources: Sequence[str],
     warehouse: str | os.PathLike[str] | None = None,
@@ -105,73 +157,96 @@ def ingest(
     number of CPUs. With ``strict``, any bad file or record stops the run (:class:`BadInputError`) before the
     batch holding it is committed.
     """
-    started = time.perf_counter()
-    progress = progress or Silent()
-    target = Warehouse(warehouse if warehouse is not None else default_path())
-    target.create()
-    report = IngestReport(str(target.root))
-    workers = max(1, workers or os.cpu_count() or 1)
-    with target.lock():
-        report.recovered = len(target.recover().removed)
-        snapshot = target.snapshot()
-        progress.status("listing sources")
-        todo = new_files(
-            target, sources_module.expand(sources, exclude=target.root), snapshot.sources, report
-        )
-        progress.start(len(todo), sum(e.size for e in todo))
-        with Pool(min(workers, max(1, len(todo)))) as pool:
-            for batch_number, batch in enumerate(batches(todo, batch_bytes)):
-                staging = target.staging_dir / f"batch-{batch_number:05d}"
-                pool.begin(
-                    [
-                        WorkerOptions(
-                            staging=str(staging),
-                            quarantine_files=str(target.quarantine_dir / "files"),
-                            warehouse_root=str(target.root),
-                            worker_id=worker_id,
-                        )
-                        for worker_id in range(pool.size)
-                    ]
-                )
-                outcomes: list[FileOutcome] = []
-                problems: list[tuple[str, int | None, str]] = []
-                for result in pool.run(tasks(batch)):
-                    absorb(result, report, outcomes, problems)
-                    progress.advance(len(result.files), sum(f.size for f in result.files), result.events)
-                flushed = pool.flush()
-                if strict and problems:
-                    raise BadInputError(sorted(problems, key=lambda p: (p[0], -1 if p[1] is None else p[1])))
-                progress.status(f"deduplicating batch {batch_number + 1}")
-                staged = [staged for f in flushed for staged in f.data]
-                existing = [str(target.path(f.path)) for f in snapshot.files_for({f.date for f in staged})]
-                # A connection per batch: DuckDB keeps the buffers of a finished query (100+ MB measured on
-                # the 4M-event benchmark) until it is closed.
-                with closing(open_duckdb(target, threads=workers)) as connection:
-                    drops = duplicates(connection, staged, existing)
-                release_memory()
-                tag = f"{snapshot.version + 1:08d}-{uuid.uuid4().hex[:8]}"
-                writes, replaced = plan(target, snapshot, staged, drops, tag)
-                progress.status(f"writing batch {batch_number + 1}")
-                written = [final for files in pool.finalize(writes) for final in files]
-                snapshot, stats = commit(
-                    target,
-                    snapshot,
-                    written,
-                    replaced,
-                    sources_part=sources_table(outcomes),
-                    quarantine_parts=[f.quarantine for f in flushed if f.quarantine],
-                    tag=tag,
-                )
-                shutil.rmtree(staging, ignore_errors=True)
-                shutil.rmtree(target.staging_dir / f"final-{tag}", ignore_errors=True)
-                report.events_new += stats.rows_added
-                report.events_duplicate += sum(len(rows) for rows in drops.values())
-                report.commits += 1
-        report.version = snapshot.version
-    report.quarantined_files.sort()
-    report.quarantined_records.sort()
-    report.seconds = time.perf_counter() - started
-    return report
+    threads = max(1, workers or os.cpu_count() or 1)
+
+    @contextlib.contextmanager
+    def open_pool(
+        target: Warehouse, todo: list[SourceEntry], report: IngestReport, progress: Progress
+    ) -> Iterator[BatchIngest]:
+        with Pool(min(threads, len(todo))) as pool:
+            yield functools.partial(_ingest_batch, pool, target, report, progress, strict, threads)
+
+    return run(sources, warehouse, open_pool, progress=progress, batch_bytes=batch_bytes)
+
+
+def _ingest_batch(
+    pool: Pool,
+    target: Warehouse,
+    report: IngestReport,
+    progress: Progress,
+    strict: bool,
+    threads: int,
+    snapshot: Snapshot,
+    batch: list[SourceEntry],
+    number: int,
+) -> Snapshot:
+    """Read one batch with the worker pool, deduplicate it in DuckDB, write and commit it."""
+    staging = target.staging_dir / f"batch-{number:05d}"
+    pool.begin(
+        [
+            WorkerOptions(
+                staging=str(staging),
+                quarantine_files=str(target.quarantine_dir / "files"),
+                warehouse_root=str(target.root),
+                worker_id=worker_id,
+            )
+            for worker_id in range(pool.size)
+        ]
+    )
+    outcomes, problems = collect(pool.run(tasks(batch)), report, progress)
+    flushed = pool.flush()
+    if strict:
+        refuse(problems)
+    progress.status(f"deduplicating batch {number + 1}")
+    staged = [staged for f in flushed for staged in f.data]
+    existing = [str(target.path(f.path)) for f in snapshot.files_for({f.date for f in staged})]
+    # A connection per batch: DuckDB keeps the buffers of a finished query (100+ MB measured on the
+    # 4M-event benchmark) until it is closed.
+    with closing(open_duckdb(target, threads=threads)) as connection:
+        drops = duplicates(connection, staged, existing)
+    release_memory()
+    tag = commit_tag(snapshot)
+    writes, replaced = plan(target, snapshot, staged, drops, tag)
+    progress.status(f"writing batch {number + 1}")
+    written = [final for files in pool.finalize(writes) for final in files]
+    snapshot, stats = commit(
+        target,
+        snapshot,
+        written,
+        replaced,
+        sources_part=sources_table(outcomes),
+        quarantine_parts=[f.quarantine for f in flushed if f.quarantine],
+        tag=tag,
+    )
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(target.staging_dir / f"final-{tag}", ignore_errors=True)
+    report.events_new += stats.rows_added
+    report.events_duplicate += sum(len(rows) for rows in drops.values())
+    report.commits += 1
+    return snapshot
+
+
+def collect(
+    results: Iterable[TaskResult], report: IngestReport, progress: Progress
+) -> tuple[list[FileOutcome], list[tuple[str, int | None, str]]]:
+    """Fold the tasks' results into the report as they come; the per-file outcomes and the problems."""
+    outcomes: list[FileOutcome] = []
+    problems: list[tuple[str, int | None, str]] = []
+    for result in results:
+        absorb(result, report, outcomes, problems)
+        progress.advance(len(result.files), sum(f.size for f in result.files), result.events)
+    return outcomes, problems
+
+
+def refuse(problems: list[tuple[str, int | None, str]]) -> None:
+    """``strict``: stop at any bad input, before anything of the batch is committed."""
+    if problems:
+        raise BadInputError(sorted(problems, key=lambda p: (p[0], -1 if p[1] is None else p[1])))
+
+
+def commit_tag(snapshot: Snapshot) -> str:
+    """A name for the files of the commit after ``snapshot``, unique even across concurrent failed runs."""
+    return f"{snapshot.version + 1:08d}-{uuid.uuid4().hex[:8]}"
 
 
 def new_files(
@@ -183,7 +258,9 @@ def new_files(
         table = pq.read_table(target.path(part), columns=["uri", "fingerprint", "status"])
         readable = pc.not_equal(table.column("status"), "unreadable")
         table = table.filter(readable)
-        known.update(zip(table.column("uri").to_pylist(), table.column("fingerprint").to_pylist()))
+        known.update(
+            zip(table.column("uri").to_pylist(), table.column("fingerprint").to_pylist(), strict=True)
+        )
     todo: list[SourceEntry] = []
     for entry in entries:
         report.files_listed += 1

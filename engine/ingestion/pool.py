@@ -8,6 +8,7 @@ gets the most work.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import multiprocessing
 import queue
@@ -99,7 +100,7 @@ class Pool:
         if self.size == 1:
             self._inline = Worker(options[0])
             return
-        for tasks, worker_options in zip(self._task_queues, options):
+        for tasks, worker_options in zip(self._task_queues, options, strict=False):
             tasks.put(("begin", worker_options))
 
     def run(self, tasks: Iterable[list[SourceEntry]]) -> Iterator[TaskResult]:
@@ -149,7 +150,8 @@ class Pool:
                 if dead:
                     raise WorkerCrashed(
                         f"a worker process died (exit code {dead[0].exitcode})",
-                        hint="Nothing of this batch was committed; if it ran out of memory, use fewer --workers",
+                        hint="Nothing of this batch was committed; "
+                        "if it ran out of memory, use fewer --workers",
                     ) from None
                 continue
             if kind == "failed":
@@ -162,10 +164,8 @@ class Pool:
 
     def close(self) -> None:
         for tasks in self._task_queues:
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 tasks.put(("stop", None))
-            except (OSError, ValueError):
-                pass
         for process in self._processes:
             process.join(timeout=5)
             if process.is_alive():

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import orjson
@@ -68,10 +68,10 @@ def _merge(entries: list[Entry]) -> list[Statement]:
         list
     )
     for (action, conditions), by_resource in per_action.items():
-        resources = _absorb(sorted(by_resource))
+        absorbed = _absorb(sorted(by_resource))
         kept = [e for r, items in by_resource.items() for e in items]
         # Evidence of absorbed resources stays with the action: they were used, just allowed by a wider entry.
-        grouped[(tuple(resources), conditions)].append((action, kept))
+        grouped[(tuple(absorbed), conditions)].append((action, kept))
     statements: list[Statement] = []
     for (resources, conditions), members in grouped.items():
         actions = tuple(sorted(a for a, _ in members))
@@ -177,11 +177,3 @@ def _pack(statements: list[Statement], budget: int) -> tuple[PolicyDocument, ...
 
 def passrole_condition(service: str) -> tuple[Condition, ...]:
     return (Condition("StringEquals", "iam:PassedToService", (service,)),)
-
-
-def evidence_by(entries: Iterable[Entry], key: str) -> Mapping[str, Evidence]:
-    """Evidence per action (``key="action"``) or per resource, for explanations."""
-    found: dict[str, list[Evidence]] = defaultdict(list)
-    for entry in entries:
-        found[getattr(entry, key)].append(entry.evidence)
-    return {k: merge_all(v) for k, v in sorted(found.items())}

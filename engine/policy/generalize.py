@@ -19,7 +19,6 @@ generalised: passing any role of a path is a privilege escalation path, not a si
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -108,17 +107,31 @@ def _directories(values: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _common_directory(values: list[str]) -> tuple[list[str], list[str]]:
-    prefix = os.path.commonprefix(values)
+    prefix = _common_prefix(values)
     directory = prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
     return [directory + "*"], [
         f"{len(values)} resources -> {directory}* (common directory, more than {NAME_CAP})"
     ]
 
 
+def _common_prefix(values: list[str]) -> str:
+    """The longest string all ``values`` start with, compared character by character.
+
+    What ``os.path.commonprefix`` computes, without treating names and ARNs as file system paths.
+    """
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    for i, char in enumerate(low):
+        if char != high[i]:
+            return low[:i]
+    return low
+
+
 def _names(values: list[str]) -> tuple[list[str], list[str]]:
     if len(values) <= NAME_CAP:
         return sorted(values), []
-    prefix = os.path.commonprefix(values)
+    prefix = _common_prefix(values)
     prefix = prefix if len(prefix) >= PREFIX_MIN else ""
     return [prefix + "*"], [f"{len(values)} names -> {prefix}* (name rule, more than {NAME_CAP})"]
 

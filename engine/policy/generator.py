@@ -4,11 +4,12 @@
 >>> [p] = policy.generate("warehouse", ["arn:aws:iam::123456789012:role/app"])   # doctest: +SKIP
 >>> print(p.to_json())                                                           # doctest: +SKIP
 
-The work is split so that it scales: one SQL aggregation over the warehouse (``policy_usage``) returns a
-few thousand groups of identical calls; each group's IAM actions come from the checked event mapping
-(``trailsmith.actions.mapping``), its resources from the request (``policy_resources``), its passed roles from
-the request too (``policy_passrole``); then grants become merged, sorted, size-limited documents
-(``policy_document``). Which events count, and why the others do not, is decided here
+The work is split so that it scales: one SQL aggregation over the warehouse (:mod:`trailsmith.policy.usage`)
+returns a few thousand groups of identical calls; each group's IAM actions come from the checked event
+mapping (:mod:`trailsmith.actions.mapping`), its resources from the request
+(:mod:`trailsmith.policy.resources`), its passed roles from the request too
+(:mod:`trailsmith.policy.passrole`); then grants become merged, sorted, size-limited documents
+(:mod:`trailsmith.policy.document`). Which events count, and why the others do not, is decided here
 (:func:`classify`), and every decision is kept for ``--explain``.
 """
 
@@ -32,6 +33,8 @@ from trailsmith.policy.extract.base import Call, Known
 from trailsmith.policy.generalize import generalize
 from trailsmith.policy.model import (
     DEFAULT_ATTACHED_POLICIES,
+    GROUP_MODES,
+    RESOURCE_MODES,
     SAMPLES,
     Evidence,
     Exclusion,
@@ -62,9 +65,6 @@ __all__ = [
     "usage",
     "usage_frame",
 ]
-
-RESOURCE_MODES: tuple[str, ...] = ("exact", "generalize", "service")
-GROUP_MODES: tuple[str, ...] = ("role", "permission-set")
 
 #: Event types whose calls were authorised by the caller's policies.
 _API_TYPES = frozenset({"AwsApiCall", "AwsConsoleAction"})
@@ -130,7 +130,7 @@ class _Accumulator:
         self.members: set[str] = set()
         self.grants: dict[tuple[str, str, str, str], list[Evidence]] = defaultdict(list)
         self.notes: dict[tuple[str, str, str, str], set[str]] = defaultdict(set)
-        self.excluded: dict[tuple[str, str, str, str], list[Evidence]] = defaultdict(list)
+        self.excluded: dict[tuple[ExclusionReason, str, str, str], list[Evidence]] = defaultdict(list)
         self.fallbacks: set[str] = set()
         self.events = 0
         self.invoked: dict[str, int] = defaultdict(int)
@@ -250,7 +250,7 @@ def _entries(acc: _Accumulator, mode: ResourceMode) -> list[Entry]:
         return [
             e
             if e.conditions
-            else Entry(e.action, "*", e.evidence, (), e.notes + ("service mode: any resource",))
+            else Entry(e.action, "*", e.evidence, (), (*e.notes, "service mode: any resource"))
             for e in entries
         ]
     return _generalized(acc, entries)

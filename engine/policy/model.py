@@ -11,14 +11,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import orjson
 
 from trailsmith.errors import TrailsmithError
 
+#: How resources are written: exact ARNs, bounded wildcards, or any resource of the service.
 ResourceMode = Literal["exact", "generalize", "service"]
+#: Whose policy: one per role or user, or one per IAM Identity Center permission set.
 GroupMode = Literal["role", "permission-set"]
+
+#: The modes by name, in the order ``--help`` lists them (the one definition the CLI builds its choices from).
+RESOURCE_MODES: tuple[ResourceMode, ...] = get_args(ResourceMode)
+GROUP_MODES: tuple[GroupMode, ...] = get_args(GroupMode)
 
 #: Why events did not become permissions.
 ExclusionReason = Literal[

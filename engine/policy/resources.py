@@ -1,9 +1,9 @@
 """From one group of identical calls to (action, resource) grants, each with the reason for its scope.
 
 For every action a call needed, the reference data lists the resource types the action can be scoped to,
-with their ARN formats. The extractors (``policy_extract``) say which resources the call named; a
-candidate applies to an action when it was built for one of the action's formats or, for ARNs AWS wrote
-(``resources[]``, ARN-valued fields), when it has the shape of one. Then, per action:
+with their ARN formats. The extractors (:mod:`trailsmith.policy.extract`) say which resources the call
+named; a candidate applies to an action when it was built for one of the action's formats or, for ARNs AWS
+wrote (``resources[]``, ARN-valued fields), when it has the shape of one. Then, per action:
 
 - no resource types in the reference: ``"*"`` is the only possible resource;
 - a required type the call did not name, of a service whose naming fields we know (``covers``): the call

@@ -2,8 +2,9 @@
 
 Everything row-by-row happens in the database. The query groups the ``events`` view by principal,
 account, region, API call, event type, authorisation outcome, caller (``invokedBy``) and the few request
-fields that name resources (which fields, per service, is declared in ``policy_extract``), and returns one
-row per group with counts, first and last time, and the smallest and largest event id as samples. A warehouse
+fields that name resources (which fields, per service, is declared in :mod:`trailsmith.policy.extract`),
+and returns one row per group with counts, first and last time, and the smallest and largest event id as
+samples. A warehouse
 of ten million events comes back as some thousands of rows; only those reach Python.
 
 The SQL stays portable (``sqlglot`` turns it into Spark SQL): ``CASE`` instead of ``IF``, JSON paths as

@@ -1,8 +1,8 @@
 """``ingest`` on Apache Spark: the same warehouse, the same semantics, the parsing spread over executors.
 
-The driver does what the DuckDB path's driver does, with the same code: it takes the warehouse's write
+The driver is the DuckDB path's (:func:`trailsmith.ingestion.driver.run`): it takes the warehouse's write
 lock, recovers from a killed run, lists the sources and skips the files already read, and cuts the new
-files into the same batches (:func:`trailsmith.ingestion.driver.batches`) and tasks. For each batch:
+files into the same batches and tasks. For each batch:
 
 1. **parse**: the tasks become a DataFrame of one row per Spark partition, and ``mapInArrow`` runs the
    project's own parser on them (:mod:`trailsmith.spark.parse`), staging the rows as Parquet under
@@ -10,12 +10,13 @@ files into the same batches (:func:`trailsmith.ingestion.driver.batches`) and ta
 2. **outcomes** come back to the driver as the job's result (they are small): per-file outcomes,
    quarantined items and the bytes of bad files, written as the DuckDB path writes them; ``strict`` stops
    here;
-3. **deduplicate** with the rule of :mod:`trailsmith.warehouse.commit`: a row whose ``(eventDate, eventID)`` is
-   already committed is left out, and of the copies within the batch the first in ``(sourceFile, position
-   in the file)`` order is kept;
+3. **deduplicate** with the rule of :mod:`trailsmith.warehouse.commit`: a row whose ``(eventDate,
+   eventID)`` is already committed is left out, and of the copies within the batch the first in
+   ``(sourceFile, position in the file)`` order is kept;
 4. **write** one task per date (files of up to ``TARGET_ROWS`` rows, zstd), folding in the date's small
-   committed files (compact as you go), then **commit** through :func:`trailsmith.warehouse.commit.commit`: the
-   snapshot lists the files, exactly as the DuckDB path's does.
+   committed files (compact as you go), then **commit** through
+   :func:`trailsmith.warehouse.commit.commit`: the snapshot lists the files, exactly as the DuckDB path's
+   does.
 
 The warehouse must be a directory that the driver and every executor see at the same path (one machine,
 or a shared file system on a cluster): the driver commits by renaming files in it.
@@ -23,32 +24,31 @@ or a shared file system on a cluster): the driver commits by renaming files in i
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import shutil
-import time
-import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow.parquet as pq
 
 from trailsmith.engines import DEFAULT_MASTER
-from trailsmith.errors import BadInputError
-from trailsmith.ingestion import sources as sources_module
-from trailsmith.ingestion.driver import (  # the DuckDB path's own helpers: one definition of listing and batching
+from trailsmith.ingestion.driver import (  # one driver for both engines: listing, batching, reporting
     DEFAULT_BATCH_BYTES,
+    BatchIngest,
     IngestReport,
     Progress,
-    Silent,
-    absorb,
-    batches,
-    new_files,
+    collect,
+    commit_tag,
+    refuse,
+    run,
     sources_table,
     tasks,
 )
 from trailsmith.ingestion.entry import SourceEntry
-from trailsmith.ingestion.worker import TARGET_ROWS, FileOutcome
+from trailsmith.ingestion.worker import TARGET_ROWS
 from trailsmith.spark.files import read_events, uri
 from trailsmith.spark.parse import META_DDL, TaskMeta, parse_tasks, task_table
 from trailsmith.spark.schema import ROW_COLUMN, STAGED_SCHEMA, spark_schema
@@ -57,7 +57,7 @@ from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.commit import SMALL_ROWS, commit
 from trailsmith.warehouse.schema import PARTITION_COLUMN
 from trailsmith.warehouse.staging import FinalFile
-from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse, default_path
+from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -73,7 +73,8 @@ def ingest(
     progress: Progress | None = None,
     batch_bytes: int = DEFAULT_BATCH_BYTES,
 ) -> IngestReport:
-    """Ingest CloudTrail files into a warehouse with Spark; arguments and report as :func:`trailsmith.ingestion.driver`.
+    """Ingest CloudTrail files into a warehouse with Spark; arguments and report as
+    :func:`trailsmith.ingestion.driver.ingest`.
 
     ``master`` picks the cluster (``local[*]``, ``spark://host:7077``, ``yarn``, or a Spark Connect
     ``sc://host:15002`` URL) unless a running ``spark`` session is given. The session is started only when
@@ -81,53 +82,37 @@ def ingest(
     """
     if spark is None:
         require_pyspark(master)  # before taking the lock or listing anything: fail fast
-    started = time.perf_counter()
-    progress = progress or Silent()
-    target = Warehouse(warehouse if warehouse is not None else default_path())
-    target.create()
-    report = IngestReport(str(target.root))
-    with target.lock():
-        report.recovered = len(target.recover().removed)
-        snapshot = target.snapshot()
-        progress.status("listing sources")
-        listed = sources_module.expand(sources, exclude=target.root)
-        todo = new_files(target, listed, snapshot.sources, report)
-        progress.start(len(todo), sum(e.size for e in todo))
-        if todo:
-            progress.status("starting Spark")
-            spark = spark if spark is not None else session(master)
-            for number, batch in enumerate(batches(todo, batch_bytes)):
-                snapshot = _ingest_batch(spark, target, snapshot, batch, number, report, progress, strict)
-        report.version = snapshot.version
-    report.quarantined_files.sort()
-    report.quarantined_records.sort()
-    report.seconds = time.perf_counter() - started
-    return report
+
+    @contextlib.contextmanager
+    def open_session(
+        target: Warehouse, todo: list[SourceEntry], report: IngestReport, progress: Progress
+    ) -> Iterator[BatchIngest]:
+        progress.status("starting Spark")
+        started = spark if spark is not None else session(master)
+        yield functools.partial(_ingest_batch, started, target, report, progress, strict)
+
+    return run(sources, warehouse, open_session, progress=progress, batch_bytes=batch_bytes)
 
 
 def _ingest_batch(
     spark: SparkSession,
     target: Warehouse,
-    snapshot: Snapshot,
-    batch: list[SourceEntry],
-    number: int,
     report: IngestReport,
     progress: Progress,
     strict: bool,
+    snapshot: Snapshot,
+    batch: list[SourceEntry],
+    number: int,
 ) -> Snapshot:
     """Parse, deduplicate, write and commit one batch; returns the new snapshot."""
     staging = target.staging_dir / f"spark-{number:05d}"
     progress.status(f"reading batch {number + 1}")
     metas = _parse(spark, batch, staging / "parsed")
-    outcomes: list[FileOutcome] = []
-    problems: list[tuple[str, int | None, str]] = []
-    for meta in metas:
-        absorb(meta.result, report, outcomes, problems)
-        progress.advance(len(meta.result.files), sum(f.size for f in meta.result.files), meta.result.events)
-    if strict and problems:
-        raise BadInputError(sorted(problems, key=lambda p: (p[0], -1 if p[1] is None else p[1])))
+    outcomes, problems = collect((meta.result for meta in metas), report, progress)
+    if strict:
+        refuse(problems)
     events = sum(meta.result.events for meta in metas)
-    tag = f"{snapshot.version + 1:08d}-{uuid.uuid4().hex[:8]}"
+    tag = commit_tag(snapshot)
     written: list[FinalFile] = []
     replaced: list[DataFile] = []
     if events:

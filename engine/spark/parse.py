@@ -2,10 +2,10 @@
 
 Each input row is one task (a list of files, cut as the DuckDB path cuts them). The same
 :class:`~trailsmith.ingestion.worker.Worker` that the DuckDB path runs reads the files (local paths, or ``s3://``
-through :class:`trailsmith.ingestion.s3.Fetcher`, so no Hadoop S3 connector is involved), decodes them and converts
-the records to Arrow. Its rows are staged as one Parquet file per task (LZ4, no dictionaries: written once,
-read once) with ``eventDate`` and ``_row``, their position in the task (file order, then record order: the
-deduplication tie-break after ``sourceFile``). Handing the rows to Spark through ``mapInArrow``'s output
+through :class:`trailsmith.ingestion.s3.Fetcher`, so no Hadoop S3 connector is involved), decodes them and
+converts the records to Arrow. Its rows are staged as one Parquet file per task (LZ4, no dictionaries: written
+once, read once) with ``eventDate`` and ``_row``, their position in the task (file order, then record order:
+the deduplication tie-break after ``sourceFile``). Handing the rows to Spark through ``mapInArrow``'s output
 instead was measured slower: Spark turns every nested Arrow value into a JVM row before writing it.
 
 What goes back to the driver is small: one row per task whose ``meta`` holds :class:`TaskMeta` (per-file
@@ -146,7 +146,9 @@ class _StagedRows:
         self._writer.write_batch(rows)
         self._rows += batch.num_rows
         counts = pc.value_counts(dates)
-        for value, count in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        for value, count in zip(
+            counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+        ):
             self._dates[value.isoformat()] += count
 
     def close(self) -> tuple[str | None, dict[str, int]]:

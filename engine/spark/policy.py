@@ -2,8 +2,8 @@
 
 :func:`trailsmith.policy.usage.usage_sql` is the one pass over the events; it is translated by sqlglot and
 run on Spark, which returns a few thousand aggregated rows to this process, where
-:mod:`trailsmith.policy.generator` turns them into documents exactly as it does for DuckDB's rows. The parity test
-(``tests/test_spark_policy.py``) checks that the sample's policies come out byte for byte the same.
+:mod:`trailsmith.policy.generator` turns them into documents exactly as it does for DuckDB's rows. The parity
+test (``tests/spark/test_spark_policy.py``) checks that the sample's policies come out byte for byte the same.
 
 The two small lookups are written here in Spark SQL; they mirror ``known_principals`` and
 ``instance_profile_roles`` of :mod:`trailsmith.policy.usage` (the same test keeps them in step).

@@ -3,7 +3,7 @@
 A saved query is written once, in DuckDB's dialect, and translated (:mod:`trailsmith.spark.translate`).
 Where the translation is not faithful (it fails, or gives other results), a hand-written Spark SQL
 variant sits in ``queries/spark/<name>.sql`` and :data:`VARIANTS` says why. The parity tests
-(``tests/test_spark_queries.py``) run every saved query on both engines over the same warehouse, so a
+(``tests/spark/test_spark_queries.py``) run every saved query on both engines over the same warehouse, so a
 query that is neither faithfully translated nor given a variant fails there, and so does a variant
 listed here without a reason that still holds.
 
@@ -37,7 +37,7 @@ _FOLDER = "spark"
 
 def variant_source(name: str) -> str | None:
     """The text of ``queries/spark/<name>.sql``, or None when ``name`` has no variant."""
-    entry = resources.files(saved.PACKAGE).joinpath(_FOLDER, f"{name}.sql")
+    entry = resources.files(saved.PACKAGE).joinpath(_FOLDER).joinpath(f"{name}.sql")
     return entry.read_text(encoding="utf-8") if entry.is_file() else None
 
 

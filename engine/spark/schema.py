@@ -2,8 +2,9 @@
 
 Spark reads and writes the warehouse with explicit schemas only. Its own inference fails on real
 CloudTrail (keys that differ only by case), types a partition directory from its value, and would name a
-column after whatever the first file holds; the schemas here come from :data:`trailsmith.warehouse.schema.EVENTS_SCHEMA`
-and the index schemas, so the two engines cannot drift apart.
+column after whatever the first file holds; the schemas here come from
+:data:`trailsmith.warehouse.schema.EVENTS_SCHEMA` and the index schemas, so the two engines cannot
+drift apart.
 """
 
 from __future__ import annotations

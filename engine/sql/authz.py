@@ -4,7 +4,8 @@ A call that failed for any other reason (throttling, a missing object, a validat
 check first, so it counts as evidence that the permission was *used*. A denied call is evidence of the
 opposite, and a call that failed authentication never reached the authorisation check at all.
 
->>> outcome(None), outcome("ThrottlingException"), outcome("Client.UnauthorizedOperation"), outcome("ExpiredToken")
+>>> (outcome(None), outcome("ThrottlingException"),
+...  outcome("Client.UnauthorizedOperation"), outcome("ExpiredToken"))
 ('allowed', 'allowed', 'denied', 'unauthenticated')
 """
 

@@ -6,7 +6,8 @@ Views (DuckDB resolves names case-insensitively, so Athena-style ``useridentity.
   ``extraFields`` and the partition column ``eventDate`` (filter on it to skip whole partitions);
 - ``quarantine``: every quarantined file and record, with its reason;
 - ``sources``: every input file already read, with its status;
-- ``actions``, ``calls``, ``principals``, ``resources_touched``: derived views, see :mod:`trailsmith.sql.views`.
+- ``actions``, ``calls``, ``principals``, ``resources_touched``: derived views, see
+  :mod:`trailsmith.sql.views`.
 
 The views list the snapshot's files explicitly, so a concurrent ingest never shows a partial commit. The
 connection can read those files and nothing else, and whatever trailsmith runs on it is checked to be one
@@ -63,7 +64,10 @@ def _snapshot_paths(warehouse: Warehouse, relative: tuple[str, ...] | list[str])
 def attach_views(
     connection: duckdb.DuckDBPyConnection, warehouse: Warehouse, snapshot: Snapshot
 ) -> list[str]:
-    """Create the ``events``, ``quarantine`` and ``sources`` views of ``snapshot``; returns the files they read."""
+    """Create the ``events``, ``quarantine`` and ``sources`` views of ``snapshot``.
+
+    Returns the files they read.
+    """
 
     events_empty = EVENTS_SCHEMA.append(pa.field(PARTITION_COLUMN, pa.date32()))
     events = _snapshot_paths(warehouse, [f.path for f in snapshot.files])
@@ -79,8 +83,8 @@ def connect(warehouse: str | os.PathLike[str] | None = None) -> duckdb.DuckDBPyC
     """An in-memory DuckDB connection with the warehouse's views, locked down to reading them.
 
     The connection can read the snapshot's files and nothing else, and its configuration is locked
-    (:func:`trailsmith.sql.sandbox.lock_down`). Statements run through :func:`execute`, :func:`query` or the CLI
-    are also checked to be reading ones; SQL run directly on the returned connection is not, which is no
+    (:func:`trailsmith.sql.sandbox.lock_down`). Statements run through :func:`execute`, :func:`query` or the
+    CLI are also checked to be reading ones; SQL run directly on the returned connection is not, which is no
     loss: Python code can already touch any file it likes.
 
     >>> import trailsmith, tempfile
@@ -153,7 +157,9 @@ def query(
 ) -> pa.Table:
     """Run one reading ``sql`` statement over the warehouse's views; the result as an Arrow table.
 
-    >>> trailsmith.query("SELECT principalArn, count(*) AS calls FROM calls GROUP BY ALL", "wh")  # doctest: +SKIP
+    >>> trailsmith.query(
+    ...     "SELECT principalArn, count(*) AS calls FROM calls GROUP BY ALL", "wh"
+    ... )  # doctest: +SKIP
     """
     connection = connect(warehouse)
     try:

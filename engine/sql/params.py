@@ -89,7 +89,7 @@ def _check_python(name: str, kind: str, value: Any) -> Any:
     if kind not in expected:
         raise QueryError(f"parameter {name}: unknown type {kind}", hint=f"Use one of {', '.join(TYPES)}")
     if isinstance(value, expected[kind]) and not (kind == "INTEGER" and isinstance(value, bool)):
-        return list(value) if kind == "VARCHAR[]" else value
+        return list(value) if kind == "VARCHAR[]" and isinstance(value, (list, tuple)) else value
     raise QueryError(f"parameter {name}: {value!r} is not a {kind}", hint=f"Give {TYPES[kind]}")
 
 

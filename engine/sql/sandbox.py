@@ -3,8 +3,8 @@
 1. **Only reading statements run.** :func:`check_read_only` asks DuckDB's own parser what the text is and
    accepts exactly one ``SELECT`` (``WITH``, ``FROM``-first, ``VALUES``, ``DESCRIBE``, ``SUMMARIZE``, ``SHOW``
    are parsed as ``SELECT`` too) or an ``EXPLAIN [ANALYZE]`` of one. ``COPY``, ``ATTACH``, ``INSERT``,
-   ``CREATE``, ``DROP``, ``SET``, ``PRAGMA``, ``INSTALL``/``LOAD``, ``EXPORT`` ... never reach execution. This lock
-   is needed because DuckDB's path allow-list (below) cannot say "read only": with a file allowed,
+   ``CREATE``, ``DROP``, ``SET``, ``PRAGMA``, ``INSTALL``/``LOAD``, ``EXPORT`` ... never reach execution. This
+   lock is needed because DuckDB's path allow-list (below) cannot say "read only": with a file allowed,
    ``COPY ... TO 'that file' (USE_TMP_FILE false)`` would overwrite it (checked on DuckDB 2.0).
 2. **The engine cannot reach anything else.** :func:`lock_down` turns off ``enable_external_access`` with
    ``allowed_paths`` set to exactly the snapshot's files, switches off extension auto-install/auto-load,
@@ -52,8 +52,8 @@ def lock_down(connection: duckdb.DuckDBPyConnection, allowed_paths: Sequence[str
 def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     """The one reading statement in ``sql``, or :class:`QueryError` saying why it may not run.
 
-    >>> check_read_only(duckdb.connect(), "SELECT 1").type
-    <StatementType.SELECT: 1>
+    >>> check_read_only(duckdb.connect(), "SELECT 1").type.name
+    'SELECT'
     >>> check_read_only(duckdb.connect(), "DROP VIEW events")
     Traceback (most recent call last):
     trailsmith.errors.QueryError: DROP statements are not allowed. Queries are read-only: ...

@@ -1,10 +1,11 @@
-"""Derived views that make the common questions short: ``actions``, ``calls``, ``principals``, ``resources_touched``.
+"""Derived views that make the common questions short: ``actions``, ``calls``, ``principals``,
+``resources_touched``.
 
 They are plain SQL over ``events`` (so filters on ``eventDate`` still prune partitions through them) plus
 one small Arrow table, ``actions``: for every (eventSource, eventName) pair present in the warehouse, the IAM
-action(s) it needed according to :func:`trailsmith.actions.mapping.mapping_table`. That table is built when the
-connection opens, from the distinct pairs, because the mapping is Python (checked against the IAM reference
-data) and a warehouse holds a few thousand pairs at most.
+action(s) it needed according to :func:`trailsmith.actions.mapping.mapping_table`. That table is built when
+the connection opens, from the distinct pairs, because the mapping is Python (checked against the IAM
+reference data) and a warehouse holds a few thousand pairs at most.
 
 The SQL keeps to what sqlglot can turn into Spark SQL (no lambdas, no ordered lists), because the saved
 queries built on these views must run there too.
@@ -17,15 +18,16 @@ import duckdb
 from trailsmith.actions.mapping import mapping_table
 from trailsmith.sql.authz import outcome_sql
 
-#: What one row of each derived view holds, for documentation and listings (``trailsmith schema`` could show it).
+#: What one row of each derived view holds, for documentation and listings
+#: (``trailsmith schema`` could show it).
 DOCS: dict[str, str] = {
     "actions": "one row per (eventSource, eventName, action) present in the warehouse: the IAM action a call "
     "needed, with status mapped / no_permission / unmapped (action null) and the rule that decided it",
-    "calls": "one row per API call (service events left out): eventTime, eventDate, principalArn, identityType, "
-    "identityArn, identityAccountId, accessKeyId, accountId (recipient), awsRegion, eventSource, eventName, "
-    "actions (list), mapping, outcome (allowed / denied / unauthenticated), errorCode, sourceIPAddress, "
-    "userAgent, eventType, eventCategory, readOnly, requestParameters, responseElements, additionalEventData, "
-    "eventID",
+    "calls": "one row per API call (service events left out): eventTime, eventDate, principalArn, "
+    "identityType, identityArn, identityAccountId, accessKeyId, accountId (recipient), awsRegion, "
+    "eventSource, eventName, actions (list), mapping, outcome (allowed / denied / unauthenticated), "
+    "errorCode, sourceIPAddress, userAgent, eventType, eventCategory, readOnly, requestParameters, "
+    "responseElements, additionalEventData, eventID",
     "principals": "one row per IAM policy holder: principalArn, principalType (role / user / root ...), "
     "accountId, calls, denied, apiOperations, regions, firstSeen, lastSeen",
     "resources_touched": "one row per (event, resource it named): from resources[], or from request "
@@ -121,8 +123,8 @@ def _candidates() -> dict[str, list[tuple[str, str, str]]]:
         ],
         "dynamodb": [
             (
-                f"CASE WHEN {table} LIKE 'arn:%' THEN {table} ELSE {arn} || 'dynamodb:' || {here} || ':table/' || "
-                f"{table} END",
+                f"CASE WHEN {table} LIKE 'arn:%' THEN {table} ELSE {arn} || 'dynamodb:' || {here} || "
+                f"':table/' || {table} END",
                 "AWS::DynamoDB::Table",
                 "tableName",
             )
@@ -137,8 +139,9 @@ def _candidates() -> dict[str, list[tuple[str, str, str]]]:
         ],
         "kms": [
             (
-                f"CASE WHEN {key_id} LIKE 'arn:%' THEN {key_id} WHEN {key_id} LIKE 'alias/%' THEN {arn} || 'kms:' || "
-                f"{here} || ':' || {key_id} ELSE {arn} || 'kms:' || {here} || ':key/' || {key_id} END",
+                f"CASE WHEN {key_id} LIKE 'arn:%' THEN {key_id} WHEN {key_id} LIKE 'alias/%' THEN {arn} || "
+                f"'kms:' || {here} || ':' || {key_id} ELSE {arn} || 'kms:' || {here} || "
+                f"':key/' || {key_id} END",
                 "AWS::KMS::Key",
                 "keyId",
             )
@@ -170,8 +173,8 @@ def _resources_sql() -> str:
     slots = []
     for slot in range(max(len(found) for found in by_service.values())):
         branches = " ".join(
-            f"WHEN '{service}.amazonaws.com' THEN struct_pack(arn := {found[slot][0]}, type := '{found[slot][1]}', "
-            f"origin := 'requestParameters.{found[slot][2]}')"
+            f"WHEN '{service}.amazonaws.com' THEN struct_pack(arn := {found[slot][0]}, type := "
+            f"'{found[slot][1]}', origin := 'requestParameters.{found[slot][2]}')"
             for service, found in by_service.items()
             if len(found) > slot
         )
@@ -181,9 +184,10 @@ def _resources_sql() -> str:
         "errorCode"
     )
     common = (
-        "u.eventID, u.eventTime, u.eventDate, u.principalArn, u.recipientAccountId AS accountId, u.awsRegion, "
-        f"u.eventSource, u.eventName, {outcome_sql('u.errorCode')} AS outcome"
+        "u.eventID, u.eventTime, u.eventDate, u.principalArn, u.recipientAccountId AS accountId, "
+        f"u.awsRegion, u.eventSource, u.eventName, {outcome_sql('u.errorCode')} AS outcome"
     )
+    prefixed = ", ".join("e." + c.strip() for c in columns.split(","))
     # UNNEST in the select list, filtered outside: DuckDB 2.0 plans a filtered CROSS JOIN UNNEST as a
     # lateral join that materialises every column of events (25x slower at a million events)
     return f"""
@@ -200,7 +204,7 @@ SELECT {common},
        u.candidate.type AS resourceType,
        u.candidate.origin AS origin
 FROM (
-    SELECT {", ".join("e." + c.strip() for c in columns.split(","))}, UNNEST([{", ".join(slots)}]) AS candidate
+    SELECT {prefixed}, UNNEST([{", ".join(slots)}]) AS candidate
     FROM events AS e
     WHERE coalesce(array_length(e.resources), 0) = 0
       AND e.requestParameters IS NOT NULL
@@ -213,7 +217,8 @@ WHERE u.candidate.arn IS NOT NULL
 def attach_derived(connection: duckdb.DuckDBPyConnection) -> None:
     """Create ``actions``, ``calls``, ``principals`` and ``resources_touched`` over the ``events`` view."""
     pairs = connection.execute(
-        "SELECT DISTINCT eventSource, eventName FROM events WHERE eventSource IS NOT NULL AND eventName IS NOT NULL"
+        "SELECT DISTINCT eventSource, eventName FROM events "
+        "WHERE eventSource IS NOT NULL AND eventName IS NOT NULL"
     ).fetchall()
     connection.register("actions", mapping_table(pairs))
     for statement in (_calls_sql(), _PRINCIPALS, _resources_sql()):

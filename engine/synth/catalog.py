@@ -19,13 +19,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from trailsmith.synth.world import Account, Pool
 
 JSON = dict[str, Any]
 #: one resource, several (a multi-object call), per action
-On = Union[str, tuple[str, ...]]
+On = str | tuple[str, ...]
 
 API_CALL, SERVICE_EVENT, CONSOLE_SIGN_IN = "AwsApiCall", "AwsServiceEvent", "AwsConsoleSignIn"
 
@@ -84,7 +84,7 @@ class Template:
         if len(call.on) != len(self.actions):
             raise ValueError(f"{self.key}: {len(call.on)} resources for {len(self.actions)} actions")
         pairs: list[tuple[str, str]] = []
-        for action, on in zip(self.actions, call.on):
+        for action, on in zip(self.actions, call.on, strict=True):
             for arn in (on,) if isinstance(on, str) else on:
                 pairs.append((action, arn))
         return pairs

@@ -223,7 +223,8 @@ def _run_instances(c: Ctx) -> Call:
         },
     }
     needs = (
-        # the root EBS volume is created by the call too ("rootDeviceType": "ebs"): RunInstances needs volume/*
+        # the root EBS volume is created by the call too ("rootDeviceType": "ebs"):
+        # RunInstances needs volume/*
         (
             _ec2_arn(c, "instance", "*"),
             f"arn:aws:ec2:{c.region}::image/{image}",

@@ -186,7 +186,8 @@ def _subscribe(c: Ctx) -> Call:
     arn = _topic_arn(c)
     queue = f"{c.pool.prefix('sqs')}{c.pool.queues[0]}"
     response = {
-        "subscriptionArn": f"{arn}:{hex_string(c.rng, 8)}-{hex_string(c.rng, 4)}-4{hex_string(c.rng, 3)}-a{hex_string(c.rng, 3)}-{hex_string(c.rng, 12)}"
+        "subscriptionArn": f"{arn}:{hex_string(c.rng, 8)}-{hex_string(c.rng, 4)}-4{hex_string(c.rng, 3)}"
+        f"-a{hex_string(c.rng, 3)}-{hex_string(c.rng, 12)}"
     }
     return Call(
         {"topicArn": arn, "protocol": "sqs", "endpoint": queue, "returnSubscriptionArn": True},

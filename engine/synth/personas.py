@@ -13,17 +13,46 @@ from dataclasses import dataclass
 
 ROLE, USER, ROOT, SERVICE = "role", "user", "root", "service"
 
-CLI = "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.5.0-1022-aws md/arch#x86_64 lang/python#3.11.9 md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off"
-CLI_MAC = "aws-cli/2.15.58 md/awscrt#0.19.19 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.8 md/pyimpl#CPython cfg/retry-mode#standard md/installer#source md/prompt#off"
-BOTO3 = "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#5.10.220-209.869.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.4 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.144"
-LAMBDA_SDK = "Boto3/1.34.126 md/Botocore#1.34.126 ua/2.0 os/linux#5.10.219-229.866.amzn2.x86_64 md/arch#x86_64 lang/python#3.12.4 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy Botocore/1.34.126"
-NODE_SDK = "aws-sdk-js/3.596.0 ua/2.0 os/linux#5.10.219-229.866.amzn2.x86_64 lang/js md/nodejs#20.14.0 api/s3#3.596.0 exec-env/AWS_Lambda_nodejs20.x"
-GO_ECS = "aws-sdk-go-v2/1.30.3 ua/2.0 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 exec-env/AWS_ECS_FARGATE"
+CLI = (
+    "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.5.0-1022-aws md/arch#x86_64 lang/python#3.11.9 "
+    "md/pyimpl#CPython cfg/retry-mode#standard md/installer#exe md/distrib#ubuntu.22 md/prompt#off"
+)
+CLI_MAC = (
+    "aws-cli/2.15.58 md/awscrt#0.19.19 ua/2.0 os/macos#23.5.0 md/arch#arm64 lang/python#3.11.8 "
+    "md/pyimpl#CPython cfg/retry-mode#standard md/installer#source md/prompt#off"
+)
+BOTO3 = (
+    "Boto3/1.34.144 md/Botocore#1.34.144 ua/2.0 os/linux#5.10.220-209.869.amzn2.x86_64 md/arch#x86_64 "
+    "lang/python#3.12.4 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.34.144"
+)
+LAMBDA_SDK = (
+    "Boto3/1.34.126 md/Botocore#1.34.126 ua/2.0 os/linux#5.10.219-229.866.amzn2.x86_64 md/arch#x86_64 "
+    "lang/python#3.12.4 md/pyimpl#CPython exec-env/AWS_Lambda_python3.12 cfg/retry-mode#legacy "
+    "Botocore/1.34.126"
+)
+NODE_SDK = (
+    "aws-sdk-js/3.596.0 ua/2.0 os/linux#5.10.219-229.866.amzn2.x86_64 lang/js md/nodejs#20.14.0 "
+    "api/s3#3.596.0 exec-env/AWS_Lambda_nodejs20.x"
+)
+GO_ECS = (
+    "aws-sdk-go-v2/1.30.3 ua/2.0 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64 "
+    "exec-env/AWS_ECS_FARGATE"
+)
 SSM_AGENT = "aws-sdk-go/1.50.9 (go1.22.5; linux; amd64) amazon-ssm-agent/3.3.551.0"
-TERRAFORM = "APN/1.0 HashiCorp/1.0 Terraform/1.9.3 (+https://www.terraform.io) terraform-provider-aws/5.60.0 (+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.3 ua/2.0 os/linux lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64"
-BROWSER = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 Safari/537.36"
+TERRAFORM = (
+    "APN/1.0 HashiCorp/1.0 Terraform/1.9.3 (+https://www.terraform.io) terraform-provider-aws/5.60.0 "
+    "(+https://registry.terraform.io/providers/hashicorp/aws) aws-sdk-go-v2/1.30.3 ua/2.0 os/linux "
+    "lang/go#1.22.5 md/GOOS#linux md/GOARCH#amd64"
+)
+BROWSER = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/127.0.0.0 "
+    "Safari/537.36"
+)
 CONSOLE = "AWS Internal"
-S3_CONSOLE = "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.750 Linux/5.10.220-188.869.amzn2int.x86_64 OpenJDK_64-Bit_Server_VM/25.412-b08 java/1.8.0_412 vendor/Oracle_Corporation cfg/retry-mode/standard]"
+S3_CONSOLE = (
+    "[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.750 Linux/5.10.220-188.869.amzn2int.x86_64 "
+    "OpenJDK_64-Bit_Server_VM/25.412-b08 java/1.8.0_412 vendor/Oracle_Corporation cfg/retry-mode/standard]"
+)
 
 
 @dataclass(frozen=True)
@@ -40,7 +69,8 @@ class Persona:
     user_agents: tuple[str, ...] = (BOTO3,)
     #: where calls come from: ``ci``, ``office``, ``aws`` (AWS-hosted compute) or ``service``
     network: str = "aws"
-    #: how sessions are named: ``ci``, ``etl``, ``boto``, ``sso``, ``function``, ``task``, ``instance``, ``cfn``
+    #: how sessions are named: ``ci``, ``etl``, ``boto``, ``sso``, ``function``, ``task``,
+    #: ``instance``, ``cfn``
     session: str = "boto"
     session_hours: int = 1
     console: bool = False

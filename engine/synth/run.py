@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from trailsmith.files import write_atomically
 from trailsmith.synth.config import SynthConfig
 from trailsmith.synth.digest import DigestChain
 from trailsmith.synth.errors import OutputNotEmptyError, SynthError, TruthPathError
@@ -51,7 +52,9 @@ def generate(
     must be empty or new unless ``force``.
 
     >>> import tempfile
-    >>> report = generate(tempfile.mkdtemp(), SynthConfig(accounts=1, regions=("us-east-1",), days=1, events=50))
+    >>> report = generate(
+    ...     tempfile.mkdtemp(), SynthConfig(accounts=1, regions=("us-east-1",), days=1, events=50)
+    ... )
     >>> report.totals.events
     50
     """
@@ -152,7 +155,4 @@ def _check_truth(path: str, root: str) -> None:
 def _write_atomic(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    temporary = f"{path}.tmp-{os.getpid()}"
-    with open(temporary, "wb") as handle:
-        handle.write(data)
-    os.replace(temporary, path)
+    write_atomically(path, data)

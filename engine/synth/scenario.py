@@ -193,7 +193,7 @@ def generate_unit(config: SynthConfig, unit: Unit, root: str) -> UnitResult:
     choices, persona_cum = _choices(region)
     tour = _tour(choices)
     mine = [tour[i] for i in _tour_shares(config).get(unit, ())]
-    planned = dict(zip(rng.sample(range(count), len(mine)), mine))
+    planned = dict(zip(rng.sample(range(count), len(mine)), mine, strict=True))
     sessions = Sessions(rng, account, pool, day_start, day)
     ctx = Ctx(rng, account, region, pool, "", day)
     index = 0

@@ -193,6 +193,7 @@ class SynthReport:
         t = self.totals
         rate = f", {t.events / self.seconds:,.0f} events/s" if self.seconds > 0 else ""
         return (
-            f"{t.events:,} events in {t.files:,} log files ({t.duplicate_files:,} duplicates) and {t.digests:,} digests, "
-            f"{(t.bytes + t.digest_bytes) / 1e6:,.1f} MB, {len(self.holders)} policy holders{rate}"
+            f"{t.events:,} events in {t.files:,} log files ({t.duplicate_files:,} duplicates) and "
+            f"{t.digests:,} digests, {(t.bytes + t.digest_bytes) / 1e6:,.1f} MB, "
+            f"{len(self.holders)} policy holders{rate}"
         )

@@ -217,12 +217,16 @@ def _pool(seed: int, account: Account, region: str) -> Pool:
     a, r = account.alias, region
     data = Bucket(
         f"{a}-data-{r}-{account.id}",
-        tuple(
-            f"{prefix}/part-{i:05d}.parquet"
-            for prefix in ("raw/orders", "raw/clicks", "curated/orders")
-            for i in range(8)
-        )
-        + ("exports/daily/summary.csv", "reports/Q3 résumé.pdf", "reports/2024/+plus sign & space.txt"),
+        (
+            *(
+                f"{prefix}/part-{i:05d}.parquet"
+                for prefix in ("raw/orders", "raw/clicks", "curated/orders")
+                for i in range(8)
+            ),
+            "exports/daily/summary.csv",
+            "reports/Q3 résumé.pdf",
+            "reports/2024/+plus sign & space.txt",
+        ),
     )
     artifacts = Bucket(
         f"{a}-artifacts-{r}-{account.id}",
@@ -271,8 +275,7 @@ def _pool(seed: int, account: Account, region: str) -> Pool:
             "/platform/ami-id",
             "/app/thumbnailer/max-size",
         ),
-        log_groups=tuple(f"/aws/lambda/{fn.name}" for fn in functions)
-        + ("/ecs/orders-worker", "/ops/automation"),
+        log_groups=(*(f"/aws/lambda/{fn.name}" for fn in functions), "/ecs/orders-worker", "/ops/automation"),
         cluster="orders",
         services=("orders-worker", "orders-scheduler"),
         task_families=("orders-worker", "report-runner"),

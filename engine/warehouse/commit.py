@@ -62,8 +62,8 @@ def duplicates(
         return {}
     hive = "hive_partitioning = true, hive_types = {'eventDate': DATE}"
     staged_rows = (
-        f"SELECT eventDate, eventID, sourceFile, filename, file_row_number FROM read_parquet($staged, {hive}, "
-        "filename = true, file_row_number = true)"
+        "SELECT eventDate, eventID, sourceFile, filename, file_row_number FROM read_parquet($staged, "
+        f"{hive}, filename = true, file_row_number = true)"
     )
     query = f"""
         WITH s AS ({staged_rows}),
@@ -79,7 +79,8 @@ def duplicates(
         query += f"""
         UNION
         SELECT filename, file_row_number FROM ({staged_rows}) s
-        SEMI JOIN (SELECT eventDate, eventID FROM read_parquet($existing, {hive})) e USING (eventDate, eventID)"""
+        SEMI JOIN (SELECT eventDate, eventID FROM read_parquet($existing, {hive})) e
+            USING (eventDate, eventID)"""
         parameters["existing"] = existing
     drops: dict[str, list[int]] = defaultdict(list)
     for filename, row in connection.execute(query, parameters).fetchall():

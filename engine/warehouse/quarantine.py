@@ -9,11 +9,12 @@ this schema, readable as the ``quarantine`` view.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+
+from trailsmith.files import write_atomically
 
 SCHEMA = pa.schema(
     [
@@ -38,14 +39,15 @@ class Item:
 
 
 def store_file(data: bytes, directory: Path, relative_to: Path) -> str:
-    """Copy a bad file's bytes under ``directory`` by content hash; returns its path relative to the warehouse."""
+    """Copy a bad file's bytes under ``directory`` by content hash.
+
+    Returns its path relative to the warehouse.
+    """
     digest = hashlib.sha256(data).hexdigest()
     path = directory / digest[:2] / digest
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{digest}.{os.getpid()}.tmp")
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        write_atomically(path, data)
     return path.relative_to(relative_to).as_posix()
 
 

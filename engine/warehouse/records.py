@@ -27,7 +27,7 @@ import msgspec
 Raw = msgspec.Raw
 ABSENT_RAW = msgspec.Raw(b"")
 
-_OPTS = dict(forbid_unknown_fields=True, gc=False, frozen=True)
+_OPTS = {"forbid_unknown_fields": True, "gc": False, "frozen": True}
 
 
 class SessionIssuer(msgspec.Struct, **_OPTS):
@@ -121,11 +121,13 @@ class Record(msgspec.Struct, **_OPTS):
     insightDetails: Raw = ABSENT_RAW
 
 
-def struct_fields(struct: type) -> list[tuple[str, Any]]:
+def struct_fields(struct: type[msgspec.Struct]) -> list[tuple[str, Any]]:
     """``(name, default)`` of every field of a record struct, in order (``NODEFAULT`` when required)."""
     names = struct.__struct_fields__
     defaults = struct.__struct_defaults__
-    return list(zip(names, (msgspec.NODEFAULT,) * (len(names) - len(defaults)) + tuple(defaults)))
+    return list(
+        zip(names, (msgspec.NODEFAULT,) * (len(names) - len(defaults)) + tuple(defaults), strict=True)
+    )
 
 
 def _absent_instances() -> dict[type, msgspec.Struct]:

@@ -35,7 +35,8 @@ DOCS: dict[str, str] = {
     "userIdentity": "Who made the call: type, principalId, arn, accountId, accessKeyId, userName, invokedBy, "
     "credentialId, identityProvider, sessionContext{attributes{creationDate, mfaAuthenticated}, "
     "sessionIssuer{type, principalId, arn, accountId, userName}, webIdFederationData (JSON text), "
-    "sourceIdentity, ec2RoleDelivery, assumedRoot}, onBehalfOf{userId, identityStoreArn}, inScopeOf (JSON text).",
+    "sourceIdentity, ec2RoleDelivery, assumedRoot}, onBehalfOf{userId, identityStoreArn}, "
+    "inScopeOf (JSON text).",
     "eventTime": "When the request was made, UTC (TIMESTAMP WITH TIME ZONE, microseconds).",
     "eventSource": "Service endpoint that received the request, e.g. s3.amazonaws.com.",
     "eventName": "API operation, e.g. GetObject. Not always the IAM action name: see the actions view.",

@@ -7,7 +7,8 @@ Layout::
       quarantine/index/part-*.parquet              every quarantined file and record, with its reason
       quarantine/files/<sha256>                    the original bytes of each quarantined file
       _trailsmith/snapshots/NNNNNNNN.json          one JSON document per commit: the files that make the table
-      _trailsmith/sources/part-*.parquet           every input file already read (URI + fingerprint), per commit
+      _trailsmith/sources/part-*.parquet           every input file already read (URI + fingerprint),
+                                                   per commit
       _trailsmith/staging/                         work in progress of a running ingest (never read)
       _trailsmith/lock                             held (flock) by the one ingest writing
 
@@ -34,6 +35,7 @@ from pathlib import Path
 import orjson
 
 from trailsmith.errors import WarehouseBusyError, WarehouseError
+from trailsmith.files import write_atomically
 
 FORMAT_VERSION = 1
 DEFAULT_PATH = "warehouse"
@@ -178,14 +180,7 @@ class Warehouse:
         committed = replace(
             snapshot, version=version, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         )
-        final = self.snapshots_dir / f"{version:08d}.json"
-        temporary = final.with_suffix(".json.tmp")
-        with open(temporary, "wb") as handle:
-            handle.write(committed.to_json())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.rename(temporary, final)
-        _fsync_dir(self.snapshots_dir)
+        write_atomically(self.snapshots_dir / f"{version:08d}.json", committed.to_json(), durable=True)
         for old in current[:-_KEEP_SNAPSHOTS]:
             with contextlib.suppress(FileNotFoundError):
                 (self.snapshots_dir / f"{old:08d}.json").unlink()
@@ -206,8 +201,7 @@ class Warehouse:
         ``flock`` locks die with their process, so a ``kill -9`` never leaves a stale lock behind.
         """
         self.meta.mkdir(parents=True, exist_ok=True)
-        handle = open(self.meta / "lock", "a+")
-        try:
+        with open(self.meta / "lock", "a+") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
@@ -223,8 +217,6 @@ class Warehouse:
             handle.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%H:%M:%S')}")
             handle.flush()
             yield
-        finally:
-            handle.close()
 
     # --- crash recovery --------------------------------------------------------------------------
 
@@ -255,11 +247,3 @@ class Warehouse:
             path.unlink()
             report.removed.append(self.relative(path))
         return report
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

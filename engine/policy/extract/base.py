@@ -1,10 +1,12 @@
-"""Which resources a call named: the vocabulary shared by the per-service extractors, and their registry.
+"""Which resources a call named: the vocabulary shared by the per-service extractors.
 
-A usage row (one group of identical calls, see ``policy_usage``) carries the few request fields the SQL
-pulled out of ``requestParameters`` for its service, the ``resources[]`` ARNs CloudTrail recorded, and the
-EC2 ids found in the request. An *extractor* turns that into :class:`Ref` candidates: ARNs (or bounded
-ARN patterns) each tagged with the reference-data ARN format it was built for. Which candidates apply to
-which action is decided later (``policy_resources``), by format.
+A usage row (one group of identical calls, see :mod:`trailsmith.policy.usage`) carries the few request
+fields the SQL pulled out of ``requestParameters`` for its service, the ``resources[]`` ARNs CloudTrail
+recorded, and the ids a service's ``id_pattern`` found in the request (EC2's). An *extractor* turns that
+into :class:`Ref` candidates: ARNs (or bounded ARN patterns) each tagged with the reference-data ARN format
+it was built for. Which candidates apply to which action is decided later
+(:mod:`trailsmith.policy.resources`), by format. :mod:`trailsmith.policy.extract.registry` gathers the
+extractors.
 
 Every request field an extractor reads is declared in its :class:`ServiceSpec`, with the field names taken
 from botocore's service models (CloudTrail writes the member names with a lower-case first letter) and
@@ -125,9 +127,10 @@ class ServiceSpec:
     ``fields`` are the dotted ``requestParameters`` paths the extractor reads. ``covers`` lists the IAM
     resource types (``prefix:type``) whose naming fields are all among them: when a call names none of
     them, it named none at all, so the call created one or acted on all of that type in its account and
-    region (``policy_resources`` then scopes to those). ``resources`` says for which calls the SQL keeps
-    ``resources[]`` (True: all, False: none, or a set of event names): S3, DynamoDB item calls and Lambda
-    repeat their request there, and skipping it keeps the biggest data-event sources cheap to aggregate.
+    region (:mod:`trailsmith.policy.resources` then scopes to those). ``resources`` says for which calls
+    the SQL keeps ``resources[]`` (True: all, False: none, or a set of event names): S3, DynamoDB item
+    calls and Lambda repeat their request there, and skipping it keeps the biggest data-event sources cheap
+    to aggregate.
     Extractors use ``resources[]`` explicitly (:func:`from_resources`), never implicitly.
     """
 
@@ -138,7 +141,8 @@ class ServiceSpec:
     #: fields only some calls carry: path -> event name prefixes (other calls' values are ignored)
     only: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     #: a regular expression the SQL runs over the whole request (group 1: an id), for services that name
-    #: resources by id in more fields than can be listed (EC2); the matches reach the extractor as ``Call.ids``
+    #: resources by id in more fields than can be listed (EC2); the matches reach the
+    #: extractor as ``Call.ids``
     id_pattern: str | None = None
     #: groups of resource types (``prefix:type``) of which a call names one, though the reference marks
     #: each as required (Bedrock's kinds of model, a listener of each kind of load balancer): once one of a

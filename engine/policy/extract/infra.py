@@ -306,9 +306,9 @@ def _glue(call: Call) -> Iterator[Ref]:
         for value in dict.fromkeys(values):
             yield ref(call, "glue", listed, **{_GLUE_VARIABLES[listed]: value})
     yield from _glue_catalog(call, kind, named)
-    value = call.get("resourceArn")
-    if value is not None and is_arn(value):
-        yield arn_ref(value)
+    arn = call.get("resourceArn")
+    if arn is not None and is_arn(arn):
+        yield arn_ref(arn)
 
 
 def _glue_catalog(call: Call, kind: str | None, named: str | None) -> Iterator[Ref]:

@@ -366,8 +366,8 @@ _ELB_KINDS = {"application": "app", "network": "net", "gateway": "gwy"}
 def _elasticloadbalancing(call: Call) -> Iterator[Ref]:
     yield from arns_in(call, *_ELB_ARNS)
     # Classic load balancers are named; they are version 1's only resource.
-    for name in call.values("loadBalancerName") + call.values("loadBalancerNames"):
-        yield ref(call, "elasticloadbalancing", "loadbalancer", LoadBalancerName=name)
+    for balancer in call.values("loadBalancerName") + call.values("loadBalancerNames"):
+        yield ref(call, "elasticloadbalancing", "loadbalancer", LoadBalancerName=balancer)
     name = call.get("name")
     if name is not None and call.name == "CreateTargetGroup":
         yield pattern_ref(call, "elasticloadbalancing", "targetgroup", TargetGroupName=literal(name))

@@ -1,4 +1,4 @@
-"""``s3://`` sources against a real S3-compatible server on loopback (see ``s3server.py``)."""
+"""``s3://`` sources against a real S3-compatible server on loopback (see ``helpers/s3server.py``)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from s3server import S3Server, aws_environment, closed_port
+from helpers.s3server import S3Server, aws_environment, closed_port
 from trailsmith.errors import SourceError
 from trailsmith.ingestion import sources
 from trailsmith.ingestion.entry import DIGEST, INSIGHT, LOG, OTHER, SourceEntry, classify
@@ -312,7 +312,7 @@ def test_fetch_many_reads_its_input_lazily_and_stops_cleanly(archive: Archive) -
             yield entry
 
     results = Fetcher().fetch_many(entries(), concurrency=4)
-    first, data = next(results)
+    _, data = next(results)
     assert data == bodies["bulk/0000.json"] and consumed[0] <= 5
     results.close()
     assert consumed[0] <= 5
@@ -463,7 +463,9 @@ def test_credentials_without_permissions(
                 break
             signed = [r.getMessage() for r in caplog.records if "CanonicalRequest" in r.getMessage()]
             received = [r.getMessage() for r in caplog.records if r.name == "moto.iam.access_control"]
-            warnings.warn(f"moto rejected the signature of {uri}: client {signed} | server {received}")
+            warnings.warn(
+                f"moto rejected the signature of {uri}: client {signed} | server {received}", stacklevel=1
+            )
         ((_, fetched),) = Fetcher().fetch_many([entry])  # one object's denial comes back in place
     _one_line(fetched, entry.uri, "access denied (s3:GetObject)", "kms:Decrypt")
     if "does not match" in str(caught.value):

@@ -15,17 +15,13 @@ import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 import typer
 
-import trailsmith
+from helpers.paths import IAM_FIXTURES
 from trailsmith.iam import export as iam_export
 from trailsmith.iam.unused import SCHEMA, analyze
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
-FIXTURES = ROOT / "tests" / "fixtures" / "iam"
-EXPORT = FIXTURES / "sample-062058595613.json"
+EXPORT = IAM_FIXTURES / "sample-062058595613.json"
 S = "062058595613"
 RUNNER = "import sys, trailsmith.cli.unused; from trailsmith.cli.app import main; main(sys.argv[1:])"
 
@@ -39,13 +35,6 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("unused-cli") / "wh"
-    trailsmith.ingest([str(SAMPLE)], path, workers=1)
-    return path
-
-
 def test_help_explains_with_examples() -> None:
     import trailsmith.cli.unused  # noqa: F401
     from trailsmith.cli.app import app
@@ -57,12 +46,12 @@ def test_help_explains_with_examples() -> None:
             assert parameter.help, parameter.name
 
 
-def test_csv_rows_and_summary(warehouse: Path) -> None:
-    result = run("-a", EXPORT, "-w", warehouse, "--format", "csv")
+def test_csv_rows_and_summary(sample_warehouse: Path) -> None:
+    result = run("-a", EXPORT, "-w", sample_warehouse, "--format", "csv")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert list(rows[0]) == SCHEMA.names
-    expected = analyze(iam_export.load([EXPORT]), warehouse)
+    expected = analyze(iam_export.load([EXPORT]), sample_warehouse)
     assert len(rows) == expected.table().num_rows
     deployer = {r["action"]: r for r in rows if r["principal"] == f"arn:aws:iam::{S}:role/app-deployer"}
     assert deployer["lambda:GetFunction"]["status"] == "used"
@@ -87,13 +76,13 @@ def test_csv_rows_and_summary(warehouse: Path) -> None:
     )
 
 
-def test_filters_json_and_a_window(warehouse: Path) -> None:
+def test_filters_json_and_a_window(sample_warehouse: Path) -> None:
     arn = f"arn:aws:iam::{S}:role/service-role/thumbnailer-exec"
     result = run(
         "-a",
         EXPORT,
         "-w",
-        warehouse,
+        sample_warehouse,
         "-p",
         arn,
         "--status",
@@ -110,17 +99,17 @@ def test_filters_json_and_a_window(warehouse: Path) -> None:
     assert {r["principal"] for r in rows} == {arn}
     assert {(r["action"], r["status"]) for r in rows} == {
         (r.action, r.status)
-        for r in analyze(iam_export.load([EXPORT]), warehouse, principals=[arn], since="2024-08-02").rows(
-            ["used", "denied"]
-        )
+        for r in analyze(
+            iam_export.load([EXPORT]), sample_warehouse, principals=[arn], since="2024-08-02"
+        ).rows(["used", "denied"])
     }
     assert all(r["last_used"] >= "2024-08-02" for r in rows if r["status"] == "used")
     assert len(result.stderr.splitlines()[0].split(": ")) == 2 and result.stderr.startswith(arn + ": ")
 
 
-def test_parquet_to_a_file(warehouse: Path, tmp_path: Path) -> None:
+def test_parquet_to_a_file(sample_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "unused.parquet"
-    result = run("-a", EXPORT, "-w", warehouse, "--status", "unused", "--out", out, "--quiet")
+    result = run("-a", EXPORT, "-w", sample_warehouse, "--status", "unused", "--out", out, "--quiet")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and result.stderr == ""
     table = pq.read_table(out)
@@ -128,10 +117,10 @@ def test_parquet_to_a_file(warehouse: Path, tmp_path: Path) -> None:
     assert table.column("last_used").null_count == table.num_rows
 
 
-def test_suggest_writes_policies_and_diffs(warehouse: Path, tmp_path: Path) -> None:
+def test_suggest_writes_policies_and_diffs(sample_warehouse: Path, tmp_path: Path) -> None:
     out = tmp_path / "suggested"
     arn = f"arn:aws:iam::{S}:user/engineering/alice"
-    result = run("-a", EXPORT, "-w", warehouse, "-p", arn, "--suggest", out, "--format", "csv")
+    result = run("-a", EXPORT, "-w", sample_warehouse, "-p", arn, "--suggest", out, "--format", "csv")
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "062058595613-user-engineering-alice.diff.txt",
@@ -164,7 +153,7 @@ def test_suggest_writes_policies_and_diffs(warehouse: Path, tmp_path: Path) -> N
     }
 
 
-def test_file_names_never_leave_the_directory(warehouse: Path, tmp_path: Path) -> None:
+def test_file_names_never_leave_the_directory(sample_warehouse: Path, tmp_path: Path) -> None:
     (tmp_path / "p.json").write_text(
         '{"Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}'
     )
@@ -174,7 +163,7 @@ def test_file_names_never_leave_the_directory(warehouse: Path, tmp_path: Path) -
         "--policy-file",
         f"{nasty}=" + str(tmp_path / "p.json"),
         "-w",
-        warehouse,
+        sample_warehouse,
         "--suggest",
         out,
         "--format",
@@ -190,9 +179,9 @@ def test_file_names_never_leave_the_directory(warehouse: Path, tmp_path: Path) -
     ]
 
 
-def test_malformed_export_warns_and_strict_fails(warehouse: Path) -> None:
-    malformed = FIXTURES / "malformed.json"
-    result = run("-a", malformed, "-w", warehouse, "--format", "csv")
+def test_malformed_export_warns_and_strict_fails(sample_warehouse: Path) -> None:
+    malformed = IAM_FIXTURES / "malformed.json"
+    result = run("-a", malformed, "-w", sample_warehouse, "--format", "csv")
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: skipped ")]
     assert len(warnings) == 8
@@ -207,14 +196,14 @@ def test_malformed_export_warns_and_strict_fails(warehouse: Path) -> None:
         "broken-json",
         "uses-broken-managed",
     }
-    strict = run("-a", malformed, "-w", warehouse, "--strict")
+    strict = run("-a", malformed, "-w", sample_warehouse, "--strict")
     assert strict.returncode == 2 and strict.stdout == ""
     [line] = strict.stderr.splitlines()
     assert line.startswith(f"trailsmith: error: {malformed}: Policies[0] (policy 'NoDefault'): ")
     assert line.endswith("or run without --strict to skip what cannot be read and evaluate the rest")
 
 
-def test_usage_errors_are_one_line(warehouse: Path, tmp_path: Path) -> None:
+def test_usage_errors_are_one_line(sample_warehouse: Path, tmp_path: Path) -> None:
     for args, expected in [
         ((), "trailsmith: error: no IAM input. Give --authorization-details FILE"),
         (("--policy-file", "arn:aws:iam::1:role/x"), "is not ARN=FILE. For example --policy-file arn:"),
@@ -222,9 +211,9 @@ def test_usage_errors_are_one_line(warehouse: Path, tmp_path: Path) -> None:
             ("-a", EXPORT, "-p", f"arn:aws:iam::{S}:role/nope"),
             "principal arn:aws:iam::062058595613:role/nope is not in",
         ),
-        (("-a", EXPORT, "--suggest", warehouse / "x"), "is inside the warehouse"),
+        (("-a", EXPORT, "--suggest", sample_warehouse / "x"), "is inside the warehouse"),
         (("-a", tmp_path / "absent.json"), "absent.json: cannot read it"),
     ]:
-        result = run(*args, "-w", warehouse, "--format", "csv")
+        result = run(*args, "-w", sample_warehouse, "--format", "csv")
         assert result.returncode != 0, args
         assert len(result.stderr.splitlines()) == 1 and expected in result.stderr, (args, result.stderr)

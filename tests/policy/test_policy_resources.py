@@ -323,7 +323,7 @@ def test_arn_helpers() -> None:
 def test_request_dependent_calls_keep_every_candidate_and_say_so(tmp_path: Any) -> None:
     import trailsmith
     import trailsmith.policy.generator as policy
-    from events import event, write_records
+    from helpers.events import event, write_records
 
     partiql = event(
         1,

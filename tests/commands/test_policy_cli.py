@@ -15,8 +15,7 @@ import pytest
 
 import trailsmith
 import trailsmith.policy.generator as policy
-from events import ACCOUNT, event, write_records
-from test_policy_support import SAMPLE
+from helpers.events import ACCOUNT, event, write_records
 from trailsmith.policy.model import MAX_DOCUMENT_CHARS
 from trailsmith.policy.render import terraform, unique_names
 
@@ -30,13 +29,6 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         text=True,
         env={**os.environ, "COLUMNS": "200"},
     )
-
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("cli") / "wh"
-    trailsmith.ingest([str(SAMPLE)], warehouse, workers=1)
-    return warehouse
 
 
 @pytest.fixture(scope="module")
@@ -60,11 +52,11 @@ def holder(warehouse: Path, suffix: str) -> str:
     return next(p.principal for p in policy.generate(warehouse) if p.principal.endswith(suffix))
 
 
-def test_one_principal_prints_exactly_its_document(sample: Path) -> None:
-    arn = holder(sample, ":role/cfn-exec")
-    result = run("-w", str(sample), "--principal", arn)
+def test_one_principal_prints_exactly_its_document(sample_warehouse: Path) -> None:
+    arn = holder(sample_warehouse, ":role/cfn-exec")
+    result = run("-w", str(sample_warehouse), "--principal", arn)
     assert result.returncode == 0, result.stderr
-    [expected] = policy.generate(sample, [arn])
+    [expected] = policy.generate(sample_warehouse, [arn])
     assert result.stdout == expected.to_json()
     document = json.loads(result.stdout)
     assert document["Version"] == "2012-10-17" and isinstance(document["Statement"], list)
@@ -97,10 +89,10 @@ def test_explain_goes_to_stderr(big: Path) -> None:
 
 
 def test_out_writes_one_file_per_principal_and_part_and_an_index(
-    sample: Path, big: Path, tmp_path: Path
+    sample_warehouse: Path, big: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "policies"
-    result = run("-w", str(sample), "--all", "--out", str(out), "--explain", "-q")
+    result = run("-w", str(sample_warehouse), "--all", "--out", str(out), "--explain", "-q")
     assert result.returncode == 0, result.stderr
     index = json.loads((out / "index.json").read_text())
     assert len(index) == 45
@@ -108,7 +100,7 @@ def test_out_writes_one_file_per_principal_and_part_and_an_index(
         for name in entry["files"]:
             assert "/" not in name and not name.startswith(".") and (out / name).is_file()
         documents = [n for n in entry["files"] if not n.endswith(".explain.json")]
-        [generated] = policy.generate(sample, [principal])
+        [generated] = policy.generate(sample_warehouse, [principal])
         assert len(documents) == len(generated.documents) == entry["documents"]
         for name, document in zip(documents, generated.documents, strict=True):
             assert json.loads((out / name).read_text()) == document.to_dict()
@@ -134,9 +126,9 @@ def test_file_names_cannot_leave_the_directory() -> None:
         assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*", name) and ".." not in name and len(name) <= 130
 
 
-def test_terraform_is_well_formed_and_says_the_same(sample: Path) -> None:
-    policies = [p for p in policy.generate(sample) if p.documents]
-    result = run("-w", str(sample), "--all", "--format", "terraform", "-q")
+def test_terraform_is_well_formed_and_says_the_same(sample_warehouse: Path) -> None:
+    policies = [p for p in policy.generate(sample_warehouse) if p.documents]
+    result = run("-w", str(sample_warehouse), "--all", "--format", "terraform", "-q")
     assert result.returncode == 0
     blocks = parse_hcl(result.stdout)
     assert len(blocks) == sum(len(p.documents) for p in policies)
@@ -177,8 +169,8 @@ def test_special_characters_survive_terraform() -> None:
     assert block["statement"][0]["resources"] == [weird]
 
 
-def test_errors_are_one_line_with_a_hint(sample: Path) -> None:
-    arn = holder(sample, ":role/cfn-exec")
+def test_errors_are_one_line_with_a_hint(sample_warehouse: Path) -> None:
+    arn = holder(sample_warehouse, ":role/cfn-exec")
     for args, words in [
         ((), "--principal"),
         (("--all", "-p", arn), "--principal"),
@@ -186,7 +178,7 @@ def test_errors_are_one_line_with_a_hint(sample: Path) -> None:
         (("-p", arn, "--since", "yesterday-ish"), "not a time"),
         (("-p", arn, "--since", "2024-09-01", "--until", "2024-08-01"), "not before"),
     ]:
-        result = run("-w", str(sample), *args)
+        result = run("-w", str(sample_warehouse), *args)
         assert result.returncode != 0 and result.stdout == ""
         [line] = result.stderr.strip().splitlines()
         assert line.startswith("trailsmith: error:") and words in line and "Traceback" not in line
@@ -211,12 +203,12 @@ def test_a_principal_with_nothing_to_allow_is_an_error(tmp_path: Path) -> None:
     assert only.documents == () and [e.reason for e in only.excluded] == ["no-permission"]
 
 
-def test_window_prunes_partitions(sample: Path) -> None:
+def test_window_prunes_partitions(sample_warehouse: Path) -> None:
     """The aggregation of a one-day window reads the files of that day only (DuckDB's plan says so)."""
     from trailsmith.policy.usage import Filters, Window, parse_time, usage_sql
 
     window = Window(parse_time("2024-08-01"), parse_time("2024-08-01", end=True))
-    connection = trailsmith.connect(sample)
+    connection = trailsmith.connect(sample_warehouse)
     scanned = []
     try:
         for filters in (Filters(window=window), Filters()):
@@ -226,8 +218,8 @@ def test_window_prunes_partitions(sample: Path) -> None:
             scanned.append(int(found.group(1)) if found else None)  # no line: no file was pruned
     finally:
         connection.close()
-    day_one = len(list((sample / "events").glob("eventDate=2024-08-01/*.parquet")))
-    assert 0 < day_one < len(list((sample / "events").rglob("*.parquet")))
+    day_one = len(list((sample_warehouse / "events").glob("eventDate=2024-08-01/*.parquet")))
+    assert 0 < day_one < len(list((sample_warehouse / "events").rglob("*.parquet")))
     assert scanned == [day_one, None]
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import trailsmith.policy.generator as policy
-from test_policy_support import BUSY, Synthetic, problems, synthetic
+from helpers.policy_support import BUSY, Synthetic, problems, synthetic
 from trailsmith.actions.reference import action_exists
 from trailsmith.synth import SynthConfig
 

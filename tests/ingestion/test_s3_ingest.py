@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 import trailsmith
-from events import event, s3_key
-from s3server import S3Server
+from helpers.events import event, s3_key
+from helpers.s3server import S3Server
 
 
 @pytest.fixture()
@@ -69,5 +69,5 @@ def test_ingest_from_s3_exactly_once(s3_server: S3Server, bucket: str, tmp_path:
 
 
 def test_an_unreachable_bucket_is_one_clear_error(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:
-    with pytest.raises(trailsmith.TrailsmithError, match="does not exist|NoSuchBucket|no such bucket"):
+    with pytest.raises(trailsmith.TrailsmithError, match=r"does not exist|NoSuchBucket|no such bucket"):
         trailsmith.ingest([f"s3://{bucket}-missing/AWSLogs"], tmp_path / "wh", workers=1)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator
-from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
 
+from helpers.paths import REALDATA
 from trailsmith.actions import reference as iamref
 from trailsmith.actions import rules as action_rules
 from trailsmith.actions.mapping import (
@@ -21,8 +21,6 @@ from trailsmith.actions.mapping import (
     map_event,
     mapping_table,
 )
-
-REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 #: Measured 95.4% of 19,657 operations with IAM reference data 0.1.202610271 and botocore 1.44.8 (a
 #: same-name-only mapping reaches ~92%). A drop below this floor means a rule broke or the reference data

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import trailsmith
 import trailsmith.policy.generator as policy
-from test_policy_support import SAMPLE
+from helpers.paths import SAMPLE
 from trailsmith.policy.document import Entry, build_documents, passrole_condition
 from trailsmith.policy.extract.base import Known
 from trailsmith.policy.generalize import DIRECTORY_MIN, NAME_CAP, generalize
@@ -132,16 +132,14 @@ def test_documents_do_not_depend_on_entry_order(rng: random.Random) -> None:
 
 
 @pytest.fixture(scope="module")
-def sample_usage(tmp_path_factory: pytest.TempPathFactory) -> tuple[pa.Table, Known, Path]:
-    warehouse = tmp_path_factory.mktemp("usage") / "wh"
-    trailsmith.ingest([str(SAMPLE)], warehouse, workers=1)
-    connection = trailsmith.connect(warehouse)
+def sample_usage(sample_warehouse: Path) -> tuple[pa.Table, Known, Path]:
+    connection = trailsmith.connect(sample_warehouse)
     try:
         table = aggregate(connection, Filters())
         known = Known.from_arns(known_principals(connection), instance_profile_roles(connection))
     finally:
         connection.close()
-    return table, known, warehouse
+    return table, known, sample_warehouse
 
 
 def rendered(table: pa.Table, known: Known) -> list[str]:

@@ -2,7 +2,7 @@
 
 "Used" comes from the synthetic generator's ground truth (hand-written catalog facts, never the mapping
 code), and ``last_used``/``calls`` are checked against the raw JSON of the archive. "Granted" is what the
-evaluation says, checked on its own in ``test_unused_eval``.
+evaluation says, checked on its own in ``tests/iam/test_unused_eval.py``.
 """
 
 from __future__ import annotations
@@ -17,14 +17,14 @@ from typing import Any
 import pytest
 
 import trailsmith
-from events import ACCOUNT, event, write_records
+from helpers.events import ACCOUNT, event, write_records
+from helpers.paths import IAM_FIXTURES, SAMPLE
 from trailsmith.iam import export as iam_export
 from trailsmith.iam.unused import SCHEMA, UnusedReport, analyze, match_principals, suggest
+from trailsmith.ingestion.driver import IngestReport
 from trailsmith.synth import SynthConfig, SynthReport, generate
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
-EXPORT = ROOT / "tests" / "fixtures" / "iam" / "sample-062058595613.json"
+EXPORT = IAM_FIXTURES / "sample-062058595613.json"
 S = "062058595613"
 
 #: Allowed events that need an action: the S3 facts of REFERENCE.md, Lambda's versioned names, same names.
@@ -52,15 +52,18 @@ EVIDENCE = {
 
 
 @pytest.fixture(scope="module")
-def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SynthReport]:
-    """data/sample ingested, and the ground truth of the same seeded generation."""
+def archive(
+    tmp_path_factory: pytest.TempPathFactory, sample_ingest: tuple[Path, IngestReport]
+) -> tuple[Path, SynthReport]:
+    """data/sample ingested (the shared warehouse, only read), and the ground truth of the same seeded
+    generation."""
     root = tmp_path_factory.mktemp("unused")
     truth = generate(root / "regenerated", SynthConfig.sample())
-    report = trailsmith.ingest([str(SAMPLE)], root / "wh", workers=1)
+    warehouse, report = sample_ingest
     assert report.quarantined == 0 and report.events_new == truth.totals.events, (
         "data/sample is SynthConfig.sample()"
     )
-    return root / "wh", truth
+    return warehouse, truth
 
 
 @pytest.fixture(scope="module")

@@ -6,33 +6,23 @@ and read the diff: it is the review of what the change does to real policies.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 import pytest
 
-import trailsmith
 import trailsmith.policy.generator as policy
-from test_policy_support import SAMPLE
+from helpers.paths import GOLDEN_POLICIES
 from trailsmith.policy.render import explanation_json, terraform, unique_names
-
-GOLDEN = Path(__file__).resolve().parent / "golden" / "policy"
-
-
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("golden") / "wh"
-    trailsmith.ingest([str(SAMPLE)], path, workers=1)
-    return path
 
 
 @pytest.fixture(scope="module")
 def updating(request: pytest.FixtureRequest) -> bool:
     flag = False
-    try:
+    # The option is registered in conftest.py; without it, the environment decides.
+    with contextlib.suppress(ValueError):
         flag = bool(request.config.getoption("--update-golden"))
-    except ValueError:  # the option is registered in conftest.py; without it, the environment decides
-        pass
     return flag or os.environ.get("TRAILSMITH_UPDATE_GOLDEN") == "1"
 
 
@@ -51,20 +41,20 @@ def expected_files(warehouse: Path) -> dict[str, str]:
     return files
 
 
-def test_policies_match_the_golden_files(warehouse: Path, updating: bool) -> None:
-    files = expected_files(warehouse)
+def test_policies_match_the_golden_files(sample_warehouse: Path, updating: bool) -> None:
+    files = expected_files(sample_warehouse)
     if updating:
-        GOLDEN.mkdir(parents=True, exist_ok=True)
-        for stale in GOLDEN.iterdir():
+        GOLDEN_POLICIES.mkdir(parents=True, exist_ok=True)
+        for stale in GOLDEN_POLICIES.iterdir():
             if stale.name not in files:
                 stale.unlink()
         for name, text in files.items():
-            (GOLDEN / name).write_text(text, encoding="utf-8")
-    present = sorted(p.name for p in GOLDEN.iterdir()) if GOLDEN.is_dir() else []
+            (GOLDEN_POLICIES / name).write_text(text, encoding="utf-8")
+    present = sorted(p.name for p in GOLDEN_POLICIES.iterdir()) if GOLDEN_POLICIES.is_dir() else []
     assert present == sorted(files), (
         "golden files differ in names; run pytest --update-golden and review the diff"
     )
     for name, text in sorted(files.items()):
-        assert (GOLDEN / name).read_text(encoding="utf-8") == text, (
+        assert (GOLDEN_POLICIES / name).read_text(encoding="utf-8") == text, (
             f"{name} changed; review, then --update-golden"
         )

@@ -1,7 +1,4 @@
-"""Helpers shared by the policy tests: synthetic warehouses with their ground truth, and the comparison.
-
-No tests live here; the module is named ``test_policy_*`` only because the policy tests own that name.
-"""
+"""Helpers shared by the policy tests: synthetic warehouses with their ground truth, and the comparison."""
 
 from __future__ import annotations
 
@@ -12,9 +9,6 @@ import trailsmith
 from trailsmith.policy.arns import covers
 from trailsmith.policy.model import PrincipalPolicy
 from trailsmith.synth import SynthConfig, SynthReport, generate
-
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 #: A second, busier archive than the sample: more calls per template, so more resources per action.
 BUSY = SynthConfig(

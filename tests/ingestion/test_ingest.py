@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import trailsmith
-from events import event, s3_key, write_records
+from helpers.events import event, s3_key, write_records
 from trailsmith.errors import BadInputError, WarehouseBusyError
 from trailsmith.warehouse.store import Warehouse
 
@@ -47,10 +47,11 @@ def test_every_input_form_gives_the_same_events(tmp_path: Path, form: str, gz: b
     stored = rows(
         tmp_path / "wh",
         "SELECT eventID, eventName, principalArn, userIdentity.sessionContext.sessionIssuer.userName, "
-        "resources[1].ARN, requestParameters, eventDate, strftime(eventTime, '%Y-%m-%dT%H:%M:%SZ') FROM events "
+        "resources[1].ARN, requestParameters, eventDate, strftime(eventTime, '%Y-%m-%dT%H:%M:%SZ') "
+        "FROM events "
         "ORDER BY eventID",
     )
-    for record, row in zip(records, stored):
+    for record, row in zip(records, stored, strict=True):
         assert row[0] == record["eventID"]
         assert row[1] == "GetObject"
         assert row[2] == "arn:aws:iam::012345678901:role/ci/Builder"
@@ -70,9 +71,12 @@ def test_a_single_event_object_is_read(tmp_path: Path) -> None:
 
 def test_json_blobs_are_stored_byte_for_byte(tmp_path: Path) -> None:
     text = (
-        '{"Records": [{"eventID": "e1", "eventTime": "2024-03-01T00:00:00Z", "eventSource": "iam.amazonaws.com", '
-        '"eventName": "PutRolePolicy", "requestParameters": {"roleName" : "r",  "policyDocument": "{\\"a\\": 1}", '
-        '"n": 1.50, "u": "\\u00e9t\\u00e9"}, "responseElements": null, "additionalEventData": {"x":[1, 2 ,3]}}]}'
+        '{"Records": [{"eventID": "e1", "eventTime": "2024-03-01T00:00:00Z", '
+        '"eventSource": "iam.amazonaws.com", '
+        '"eventName": "PutRolePolicy", "requestParameters": {"roleName" : "r",  '
+        '"policyDocument": "{\\"a\\": 1}", '
+        '"n": 1.50, "u": "\\u00e9t\\u00e9"}, "responseElements": null, '
+        '"additionalEventData": {"x":[1, 2 ,3]}}]}'
     )
     (tmp_path / "blob.json").write_text(text)
     trailsmith.ingest([str(tmp_path / "blob.json")], tmp_path / "wh", workers=1)
@@ -172,7 +176,7 @@ def test_bad_records_are_quarantined_and_their_neighbours_kept(tmp_path: Path, f
     assert event_ids(tmp_path / "wh") == sorted([event(0)["eventID"], event(1)["eventID"]])
     reasons = {index: reason for _, index, reason in report.quarantined_records}
     assert sorted(reasons) == list(range(1, len(BAD_RECORDS) + 1))
-    for index, (bad, expected) in enumerate(BAD_RECORDS, start=1):
+    for index, (_, expected) in enumerate(BAD_RECORDS, start=1):
         assert expected in reasons[index], (index, reasons[index])
     kept = rows(tmp_path / "wh", "SELECT recordIndex, rawRecord FROM quarantine ORDER BY recordIndex")
     assert [json.loads(raw) for _, raw in kept] == [bad for bad, _ in BAD_RECORDS]
@@ -430,7 +434,8 @@ def test_ingest_duckdb_never_draws_on_stdout(tmp_path: Path) -> None:
     belongs to the caller, so the ingest's own connection has it off (found in the 16M-event benchmark).
     Checked in a plain interpreter: under pytest's capture DuckDB starts with the bar off anyway."""
     script = (
-        "import sys; from trailsmith.warehouse.commit import open_duckdb; from trailsmith.warehouse.store import Warehouse\n"
+        "import sys; from trailsmith.warehouse.commit import open_duckdb; "
+        "from trailsmith.warehouse.store import Warehouse\n"
         "connection = open_duckdb(Warehouse(sys.argv[1]), threads=1)\n"
         "print(connection.execute(\"SELECT current_setting('enable_progress_bar')\").fetchone()[0])\n"
     )

@@ -22,26 +22,11 @@ import pyarrow as pa
 import pytest
 
 import trailsmith
-from events import ACCOUNT, assume_role, event, write_records
+from helpers.events import ACCOUNT, assume_role, event, write_records
+from helpers.paths import REALDATA, SAMPLE
 from trailsmith.cli.output import Format, write
 
-ROOT = Path(__file__).resolve().parents[1]
-SAMPLE = ROOT / "data" / "sample"
-REALDATA = ROOT.parent / "shared" / "realdata"
-GOLDEN_QUERIES = ROOT / "tests" / "golden" / "queries"
-GOLDEN_POLICIES = ROOT / "tests" / "golden" / "policy"
-
-
-# --- warehouses ------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def sample_warehouse(base: Path) -> Path:
-    """data/sample ingested by DuckDB, once per test process (a cache keyed on the session's temp dir)."""
-    path = base / "spark-parity-sample" / "wh"
-    report = trailsmith.ingest([str(SAMPLE)], path, workers=1)
-    assert report.events_new > 0 and report.quarantined == 0
-    return path
+# --- warehouses: data/sample is the session's shared ``sample_warehouse`` fixture (tests/conftest.py) -----
 
 
 @functools.cache
@@ -232,7 +217,8 @@ def _normal(value: Any) -> Any:
 
 
 def as_csv(table: pa.Table) -> bytes:
-    """The bytes ``trailsmith query NAME --format csv`` prints for ``table`` (as tests/test_queries.py)."""
+    """The bytes ``trailsmith query NAME --format csv`` prints for ``table``
+    (as tests/sql/test_queries.py does)."""
     buffer = io.BytesIO()
     write(table.to_batches(), table.schema, Format.csv, buffer)
     return buffer.getvalue()
@@ -260,6 +246,6 @@ def differences(expected: pa.Table, got: pa.Table, order: list[str] | None = Non
         at = [expected.schema.names.index(name) for name in order]
         keys = [[tuple(row[i] for i in at) for row in result] for result in (left, right)]
         if keys[0] != keys[1]:
-            first = next(i for i, (a, b) in enumerate(zip(*keys)) if a != b)
+            first = next(i for i, (a, b) in enumerate(zip(*keys, strict=True)) if a != b)
             problems.append(f"row {first} out of order: {keys[1][first]} where {keys[0][first]} belongs")
     return problems

@@ -16,7 +16,8 @@ import pyarrow as pa
 import pytest
 
 import trailsmith
-from events import ACCOUNT, assume_role, write_records
+from helpers.events import ACCOUNT, assume_role, write_records
+from helpers.paths import GOLDEN_QUERIES, SAMPLE
 from trailsmith.actions.mapping import map_event
 from trailsmith.cli.output import Format, write
 from trailsmith.errors import QueryError
@@ -24,18 +25,10 @@ from trailsmith.ingestion.driver import ingest
 from trailsmith.sql import db, saved
 from trailsmith.warehouse.store import Warehouse
 
-SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
-GOLDEN = Path(__file__).resolve().parent / "golden" / "queries"
 NAMES = saved.names()
 
-
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """data/sample ingested once for this module."""
-    warehouse = tmp_path_factory.mktemp("sample") / "wh"
-    report = ingest([str(SAMPLE)], warehouse, workers=1)
-    assert report.events_new > 0 and report.quarantined == 0
-    return warehouse
+# ``sample_warehouse`` (tests/conftest.py): data/sample ingested once per session (new events, nothing
+# quarantined), only read here.
 
 
 def as_csv(table: pa.Table) -> bytes:
@@ -67,11 +60,11 @@ def test_the_issue_s_questions_are_all_there() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_header_documents_parameters_and_columns(name: str, sample: Path) -> None:
+def test_header_documents_parameters_and_columns(name: str, sample_warehouse: Path) -> None:
     query = saved.load(name)
     assert query.description and len(query.description) < 120, "one-line description"
     assert query.columns, "the header lists the output columns"
-    connection = trailsmith.connect(sample)
+    connection = trailsmith.connect(sample_warehouse)
     try:
         [statement] = connection.extract_statements(query.sql)
         assert statement.named_parameters == {p.name for p in query.parameters}, "declared == used parameters"
@@ -131,17 +124,17 @@ def test_header_parsing_types_defaults() -> None:
     assert query.columns == (("a", "the a"),)
     assert query.sql.startswith("SELECT 1")
     with pytest.raises(
-        QueryError, match="has no parameter nope. Its parameters: flag, n, regions, start, who"
+        QueryError, match=r"has no parameter nope\. Its parameters: flag, n, regions, start, who"
     ):
         query.bind({"nope": "1"})
     with pytest.raises(QueryError, match="'soon' is not a DATE"):
         query.bind({"start": "soon"})
-    with pytest.raises(QueryError, match='is not "\\$name TYPE = default'):
+    with pytest.raises(QueryError, match=r'is not "\$name TYPE = default'):
         saved.parse("y", "-- Q.\n-- Parameters:\n--   $broken\nSELECT 1")
 
 
 def test_unknown_saved_query_names_the_known_ones() -> None:
-    with pytest.raises(QueryError, match="no saved query 'nope'.*usage"):
+    with pytest.raises(QueryError, match=r"no saved query 'nope'.*usage"):
         saved.load("nope")
     with pytest.raises(QueryError):
         saved.load("../usage")
@@ -151,10 +144,10 @@ def test_unknown_saved_query_names_the_known_ones() -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_golden(name: str, sample: Path, update_golden: bool) -> None:
+def test_golden(name: str, sample_warehouse: Path, update_golden: bool) -> None:
     """Each saved query, with its defaults over data/sample, gives exactly its golden CSV."""
-    got = as_csv(trailsmith.run_saved(name, sample))
-    golden = GOLDEN / f"{name}.csv"
+    got = as_csv(trailsmith.run_saved(name, sample_warehouse))
+    golden = GOLDEN_QUERIES / f"{name}.csv"
     if update_golden:
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_bytes(got)
@@ -171,14 +164,16 @@ def test_every_saved_query_runs_on_an_empty_warehouse(tmp_path: Path) -> None:
 
 
 def test_no_golden_file_without_its_query() -> None:
-    assert {p.stem for p in GOLDEN.glob("*.csv")} <= set(NAMES)
+    assert {p.stem for p in GOLDEN_QUERIES.glob("*.csv")} <= set(NAMES)
 
 
 # --- results that matter, asserted ----------------------------------------------------------------
 
 
-def test_usage_pairs_actions_with_resources(sample: Path) -> None:
-    rows = trailsmith.run_saved("usage", sample, principal="%:role/service/data-pipeline").to_pylist()
+def test_usage_pairs_actions_with_resources(sample_warehouse: Path) -> None:
+    rows = trailsmith.run_saved(
+        "usage", sample_warehouse, principal="%:role/service/data-pipeline"
+    ).to_pylist()
     assert rows and {r["principalArn"] for r in rows} == {
         f"arn:aws:iam::{a}:role/service/data-pipeline"
         for a in ("062058595613", "374535920883", "442483717183")
@@ -189,31 +184,31 @@ def test_usage_pairs_actions_with_resources(sample: Path) -> None:
     assert copy, "CopyObject's source object is read with s3:GetObject"
     assert all(r["firstSeen"] <= r["lastSeen"] and r["denied"] <= r["calls"] for r in rows)
     narrowed = trailsmith.run_saved(
-        "usage", sample, start="2024-08-02", principal="%:role/service/data-pipeline"
+        "usage", sample_warehouse, start="2024-08-02", principal="%:role/service/data-pipeline"
     )
     assert 0 < narrowed.num_rows < len(rows)
     assert min(narrowed.column("firstSeen").to_pylist()).date() == date(2024, 8, 2)
 
 
-def test_activity_by_region_allow_list(sample: Path) -> None:
+def test_activity_by_region_allow_list(sample_warehouse: Path) -> None:
     default = {
         r["awsRegion"]: r["unexpected"]
-        for r in trailsmith.run_saved("activity_by_region", sample).to_pylist()
+        for r in trailsmith.run_saved("activity_by_region", sample_warehouse).to_pylist()
     }
     assert default == {"us-east-1": False, "eu-west-1": True}
-    both = trailsmith.run_saved("activity_by_region", sample, allowed=["us-east-1", "eu-west-1"])
+    both = trailsmith.run_saved("activity_by_region", sample_warehouse, allowed=["us-east-1", "eu-west-1"])
     assert set(both.column("unexpected").to_pylist()) == {False}
 
 
-def test_new_actions_window(sample: Path) -> None:
-    last_day = trailsmith.run_saved("new_actions", sample).to_pylist()
+def test_new_actions_window(sample_warehouse: Path) -> None:
+    last_day = trailsmith.run_saved("new_actions", sample_warehouse).to_pylist()
     assert last_day and all(r["firstSeen"].date() == date(2024, 8, 2) for r in last_day)
-    both_days = trailsmith.run_saved("new_actions", sample, days=2).num_rows
+    both_days = trailsmith.run_saved("new_actions", sample_warehouse, days=2).num_rows
     distinct = (
         trailsmith.query(
             "SELECT count(DISTINCT principalArn || action) FROM calls, UNNEST(actions) AS a(action) "
             "WHERE principalArn IS NOT NULL",
-            sample,
+            sample_warehouse,
         )
         .column(0)[0]
         .as_py()
@@ -221,18 +216,18 @@ def test_new_actions_window(sample: Path) -> None:
     assert both_days == distinct > len(last_day)
 
 
-def test_console_logins_without_mfa_and_root(sample: Path) -> None:
-    [login] = trailsmith.run_saved("console_logins_without_mfa", sample).to_pylist()
+def test_console_logins_without_mfa_and_root(sample_warehouse: Path) -> None:
+    [login] = trailsmith.run_saved("console_logins_without_mfa", sample_warehouse).to_pylist()
     assert (login["identityType"], login["mfaUsed"], login["result"]) == ("IAMUser", "No", "Success")
-    root = trailsmith.run_saved("root_activity", sample).to_pylist()
+    root = trailsmith.run_saved("root_activity", sample_warehouse).to_pylist()
     assert {r["eventName"] for r in root} >= {"ConsoleLogin", "ListBuckets", "GetAccountSummary"}
     assert len({r["accountId"] for r in root}) == 3
 
 
-def test_passed_roles_and_iam_changes(sample: Path) -> None:
+def test_passed_roles_and_iam_changes(sample_warehouse: Path) -> None:
     passed = {
         (r["role"].rsplit("/", 1)[-1], r["service"])
-        for r in trailsmith.run_saved("passed_roles", sample).to_pylist()
+        for r in trailsmith.run_saved("passed_roles", sample_warehouse).to_pylist()
     }
     assert {
         ("orders-worker-task", "ecs-tasks.amazonaws.com"),
@@ -241,7 +236,7 @@ def test_passed_roles_and_iam_changes(sample: Path) -> None:
         ("cfn-exec", "cloudformation.amazonaws.com"),
         ("ec2-worker", "ec2.amazonaws.com"),
     } <= passed
-    changes = trailsmith.run_saved("iam_changes", sample).to_pylist()
+    changes = trailsmith.run_saved("iam_changes", sample_warehouse).to_pylist()
     key = [r for r in changes if r["eventName"] == "CreateAccessKey"]
     assert (
         key
@@ -253,10 +248,10 @@ def test_passed_roles_and_iam_changes(sample: Path) -> None:
     assert denied and all(r["errorCode"] == "AccessDenied" for r in denied)
 
 
-def test_access_keys_long_term_unless_asked(sample: Path) -> None:
-    long_term = trailsmith.run_saved("access_keys", sample)
+def test_access_keys_long_term_unless_asked(sample_warehouse: Path) -> None:
+    long_term = trailsmith.run_saved("access_keys", sample_warehouse)
     assert set(long_term.column("keyType").to_pylist()) == {"long-term"}
-    every = trailsmith.run_saved("access_keys", sample, temporary=True)
+    every = trailsmith.run_saved("access_keys", sample_warehouse, temporary=True)
     assert set(every.column("keyType").to_pylist()) == {"long-term", "temporary"}
 
 
@@ -322,20 +317,25 @@ def denied(code: str | None) -> bool:
     return bool(code) and ("AccessDenied" in code or "UnauthorizedOperation" in code)
 
 
-def test_differential_against_raw_json(sample: Path) -> None:
+def test_differential_against_raw_json(sample_warehouse: Path) -> None:
     raw = raw_events()
     unique = {record["eventID"]: record for record in raw}
     assert len(raw) > len(unique), "data/sample has duplicate deliveries"
-    assert trailsmith.query("SELECT count(*) AS n FROM events", sample).column("n")[0].as_py() == len(unique)
+    assert trailsmith.query("SELECT count(*) AS n FROM events", sample_warehouse).column("n")[
+        0
+    ].as_py() == len(unique)
 
     per_name = Counter((policy_holder(r.get("userIdentity", {})), r["eventName"]) for r in unique.values())
-    sql = trailsmith.query("SELECT principalArn, eventName, count(*) AS n FROM events GROUP BY ALL", sample)
+    sql = trailsmith.query(
+        "SELECT principalArn, eventName, count(*) AS n FROM events GROUP BY ALL", sample_warehouse
+    )
     assert {(r["principalArn"], r["eventName"]): r["n"] for r in sql.to_pylist()} == per_name
 
     calls = [r for r in unique.values() if r.get("eventType") != "AwsServiceEvent"]
     refused = Counter(policy_holder(r["userIdentity"]) for r in calls if denied(r.get("errorCode")))
     sql = trailsmith.query(
-        "SELECT principalArn, count(*) AS n FROM calls WHERE outcome = 'denied' GROUP BY ALL", sample
+        "SELECT principalArn, count(*) AS n FROM calls WHERE outcome = 'denied' GROUP BY ALL",
+        sample_warehouse,
     )
     assert {r["principalArn"]: r["n"] for r in sql.to_pylist()} == refused and sum(refused.values()) > 10
 
@@ -347,7 +347,7 @@ def test_differential_against_raw_json(sample: Path) -> None:
     sql = trailsmith.query(
         "SELECT principalArn, action, count(*) AS n FROM calls, UNNEST(actions) AS a(action) "
         "WHERE principalArn IS NOT NULL GROUP BY ALL",
-        sample,
+        sample_warehouse,
     )
     assert {(r["principalArn"], r["action"]): r["n"] for r in sql.to_pylist()} == per_action
 
@@ -356,5 +356,5 @@ def test_differential_against_raw_json(sample: Path) -> None:
         for r in calls
         if r["eventSource"] == "s3.amazonaws.com" and r.get("eventCategory") == "Data"
     )
-    sql = trailsmith.run_saved("s3_data_access", sample).to_pylist()
+    sql = trailsmith.run_saved("s3_data_access", sample_warehouse).to_pylist()
     assert {(r["bucket"], r["principal"]): r["calls"] for r in sql} == s3

@@ -1,9 +1,10 @@
 """Policies with the usage aggregation on Spark are DuckDB's, byte for byte.
 
-The aggregation (``policy_usage.usage_sql``, translated by sqlglot) and its two lookups run on Spark; the
-documents are built in this process from the rows Spark returns. The golden policies of data/sample must
-come out unchanged, and so must the policies, explanations and usage rows of a wider warehouse (the sample,
-the real captures when present and ``spark_parity.edge_records``) under every kind of filter.
+The aggregation (:func:`trailsmith.policy.usage.usage_sql`, translated by sqlglot) and its two lookups run
+on Spark; the documents are built in this process from the rows Spark returns. The golden policies of
+data/sample must come out unchanged, and so must the policies, explanations and usage rows of a wider
+warehouse (the sample, the real captures when present and ``helpers.spark_parity.edge_records``) under every
+kind of filter.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 import trailsmith.policy.generator as policy
-from spark_parity import GOLDEN_POLICIES, differences, edge_warehouse, sample_warehouse
+from helpers.paths import GOLDEN_POLICIES
+from helpers.spark_parity import differences, edge_warehouse
 from trailsmith.policy.render import explanation_json, terraform, unique_names
 
 if TYPE_CHECKING:
@@ -25,17 +27,12 @@ SPARK: dict[str, Any] = {"engine": "spark", "spark_master": "local[2]"}  # the t
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return sample_warehouse(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
 def edges(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return edge_warehouse(tmp_path_factory.getbasetemp())
 
 
 def golden_files(warehouse: Path, **engine: Any) -> dict[str, str]:
-    """The files of tests/golden/policy, as tests/test_policy_golden.py makes them, on ``engine``."""
+    """The files of tests/golden/policy, as tests/policy/test_policy_golden.py makes them, on ``engine``."""
     exact = policy.generate(warehouse, **engine)
     names = unique_names([p.principal for p in exact])
     files = {f"{names[p.principal]}.json": p.to_json() for p in exact if p.documents}
@@ -50,8 +47,10 @@ def golden_files(warehouse: Path, **engine: Any) -> dict[str, str]:
     return files
 
 
-def test_the_sample_s_golden_policies_come_out_of_spark_unchanged(sample: Path, spark: SparkSession) -> None:
-    files = golden_files(sample, **SPARK)
+def test_the_sample_s_golden_policies_come_out_of_spark_unchanged(
+    sample_warehouse: Path, spark: SparkSession
+) -> None:
+    files = golden_files(sample_warehouse, **SPARK)
     assert sorted(files) == sorted(p.name for p in GOLDEN_POLICIES.iterdir())
     for name, text in sorted(files.items()):
         assert (GOLDEN_POLICIES / name).read_text(encoding="utf-8") == text, f"{name} differs on Spark"
@@ -99,11 +98,20 @@ def test_usage_rows_are_the_same_on_both_engines(edges: Path, spark: SparkSessio
     assert not differences(expected, policy.usage(edges, since="2024-03-01", **SPARK), order)
 
 
-def test_policy_command_on_spark_prints_the_same_document(sample: Path, spark: SparkSession) -> None:
+def test_policy_command_on_spark_prints_the_same_document(
+    sample_warehouse: Path, spark: SparkSession
+) -> None:
     from trailsmith.cli.app import _register, app
 
     _register()
-    args = ["policy", "-p", "arn:aws:iam::062058595613:role/app-deployer", "-w", str(sample), "--quiet"]
+    args = [
+        "policy",
+        "-p",
+        "arn:aws:iam::062058595613:role/app-deployer",
+        "-w",
+        str(sample_warehouse),
+        "--quiet",
+    ]
     on_spark = CliRunner().invoke(app, [*args, "--engine", "spark", "--spark-master", "local[2]"])
     assert on_spark.exit_code == 0, on_spark.output
     assert on_spark.stdout == CliRunner().invoke(app, args).stdout

@@ -10,7 +10,7 @@ import pytest
 
 import trailsmith
 import trailsmith.policy.generator as policy
-from test_policy_support import REALDATA
+from helpers.paths import REALDATA
 from trailsmith.actions.reference import action_exists
 from trailsmith.policy.arns import covers
 

@@ -9,11 +9,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import sqlglot
 
 import trailsmith
-from test_policy_support import SAMPLE
+from helpers.paths import SAMPLE
 from trailsmith.policy.usage import Filters, Window, aggregate, parse_time, usage_sql
 from trailsmith.sql.authz import outcome
 
@@ -59,14 +58,7 @@ def test_time_parsing() -> None:
     )  # type: ignore[union-attr]
 
 
-@pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("sql") / "wh"
-    trailsmith.ingest([str(SAMPLE)], warehouse, workers=1)
-    return warehouse
-
-
-def test_aggregation_agrees_with_a_python_recount(sample: Path) -> None:
+def test_aggregation_agrees_with_a_python_recount(sample_warehouse: Path) -> None:
     """Per (principal, event, outcome): the same number of distinct events as counting the raw JSON."""
     expected: Counter[tuple[str, str, str, str]] = Counter()
     seen: set[str] = set()
@@ -89,7 +81,7 @@ def test_aggregation_agrees_with_a_python_recount(sample: Path) -> None:
                 expected[
                     (holder, record["eventSource"], record["eventName"], outcome(record.get("errorCode")))
                 ] += 1
-    connection = trailsmith.connect(sample)
+    connection = trailsmith.connect(sample_warehouse)
     try:
         table = aggregate(connection, Filters())
     finally:
@@ -100,14 +92,14 @@ def test_aggregation_agrees_with_a_python_recount(sample: Path) -> None:
     assert got == expected
 
 
-def test_packed_and_slotted_fields_give_the_same_calls(sample: Path) -> None:
+def test_packed_and_slotted_fields_give_the_same_calls(sample_warehouse: Path) -> None:
     """DuckDB's form (one list of every field of the service) and Spark's (one column per slot, only the
     calls that carry a field) give the same request fields to the same events, so the same policies."""
     from trailsmith.actions.mapping import event_host
     from trailsmith.policy.extract.registry import request_paths
     from trailsmith.policy.usage import layout
 
-    connection = trailsmith.connect(sample)
+    connection = trailsmith.connect(sample_warehouse)
     forms: list[Counter[tuple[object, ...]]] = []
     try:
         for packed in (True, False):

@@ -35,4 +35,4 @@ def test_sql_agrees_with_python() -> None:
     rows = connection.execute(
         f"SELECT errorCode, {outcome_sql()} FROM (SELECT unnest(?::VARCHAR[]) AS errorCode)", [codes]
     ).fetchall()
-    assert {code: result for code, result in rows} == {code: outcome(code) for code in codes}
+    assert dict(rows) == {code: outcome(code) for code in codes}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import gzip
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -63,7 +64,7 @@ TINY = SynthConfig(
 )
 
 
-# -- helpers ---------------------------------------------------------------------------------------------------
+# -- helpers -------------------------------------------------------------------------------------------------
 
 
 def files_under(root: Path) -> dict[str, bytes]:
@@ -108,7 +109,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Archive:
     return Archive(root, generate(root, SynthConfig.sample()))
 
 
-# -- determinism -----------------------------------------------------------------------------------------------
+# -- determinism ---------------------------------------------------------------------------------------------
 
 
 def test_same_config_gives_the_same_bytes_whatever_the_workers(tmp_path: Path) -> None:
@@ -128,7 +129,7 @@ def test_gzip_headers_carry_no_time_and_no_name(sample: Archive) -> None:
         assert data[4:8] == b"\0\0\0\0", "mtime is not 0"
 
 
-# -- layout and digests ----------------------------------------------------------------------------------------
+# -- layout and digests --------------------------------------------------------------------------------------
 
 
 def test_every_file_is_named_like_cloudtrail_names_it(sample: Archive) -> None:
@@ -175,14 +176,14 @@ def test_digests_list_every_log_file_with_its_hash_and_chain(sample: Archive) ->
         assert (
             chain[0][1]["previousDigestS3Object"] is None and chain[0][1]["previousDigestHashValue"] is None
         )
-        for (_, before, text), (_, after, _) in zip(chain, chain[1:]):
+        for (_, before, text), (_, after, _) in itertools.pairwise(chain):
             assert after["previousDigestS3Object"] == before["digestS3Object"]
             assert after["previousDigestHashValue"] == hashlib.sha256(text).hexdigest()
             assert after["digestStartTime"] == before["digestEndTime"]
             assert len(after["previousDigestSignature"]) == 512
 
 
-# -- records ---------------------------------------------------------------------------------------------------
+# -- records -------------------------------------------------------------------------------------------------
 
 
 def test_records_have_cloudtrail_fields_and_unique_ids_outside_duplicates(sample: Archive) -> None:
@@ -235,7 +236,7 @@ def test_the_project_decoder_reads_every_file_on_its_fast_path(sample: Archive) 
     assert kinds == {"events": len(sample.logs), "digest": len(sample.digests)}
 
 
-# -- the sample preset -----------------------------------------------------------------------------------------
+# -- the sample preset ---------------------------------------------------------------------------------------
 
 
 def test_sample_preset_is_small(sample: Archive) -> None:
@@ -345,7 +346,7 @@ def test_sample_covers_every_case_the_generator_knows(sample: Archive) -> None:
     assert any(key.split("/")[2].startswith("0") for key in sample.logs)
 
 
-# -- ground truth ----------------------------------------------------------------------------------------------
+# -- ground truth --------------------------------------------------------------------------------------------
 
 
 #: ARN placeholders whose values may contain "/" (object keys, paths, log groups, secret names)
@@ -471,14 +472,14 @@ def test_truth_json_is_sorted_and_complete(sample: Archive, tmp_path: Path) -> N
     }
 
 
-# -- errors, progress and the command line ---------------------------------------------------------------------
+# -- errors, progress and the command line -------------------------------------------------------------------
 
 
 def test_refuses_a_non_empty_output_and_a_truth_inside_the_archive(tmp_path: Path) -> None:
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "notes.txt").write_text("keep me")
     small = TINY.replace(events=20, days=1, regions=("us-east-1",), accounts=1)
-    with pytest.raises(OutputNotEmptyError, match="not empty.*--force"):
+    with pytest.raises(OutputNotEmptyError, match=r"not empty.*--force"):
         generate(tmp_path / "out", small)
     with pytest.raises(TruthPathError, match="inside the archive"):
         generate(tmp_path / "new", small, truth=tmp_path / "new" / "truth.json")

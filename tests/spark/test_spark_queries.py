@@ -2,7 +2,7 @@
 
 Every saved query runs on both engines over data/sample with its defaults (and Spark's CSV must be the
 golden file, byte for byte), then over a wider warehouse (the sample, the real captures when present, and
-records made to find differences: see ``spark_parity.edge_records``) with its defaults and with other
+records made to find differences: see ``helpers.spark_parity.edge_records``) with its defaults and with other
 values for its parameters. On Spark a query runs as its sqlglot translation unless it has a hand-written
 variant (``trailsmith.spark.saved.VARIANTS``): a query whose translation is not faithful and which has
 no variant fails here, with what to do about it.
@@ -19,7 +19,8 @@ import pytest
 from typer.testing import CliRunner
 
 import trailsmith
-from spark_parity import GOLDEN_QUERIES, as_csv, differences, edge_warehouse, order_columns, sample_warehouse
+from helpers.paths import GOLDEN_QUERIES
+from helpers.spark_parity import as_csv, differences, edge_warehouse, order_columns
 from trailsmith.errors import QueryError
 from trailsmith.spark import saved as spark_saved
 from trailsmith.sql import saved
@@ -50,11 +51,6 @@ CASES: dict[str, list[dict[str, Any]]] = {
 
 
 @pytest.fixture(scope="module")
-def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return sample_warehouse(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="module")
 def edges(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return edge_warehouse(tmp_path_factory.getbasetemp())
 
@@ -75,12 +71,12 @@ def test_every_saved_query_has_cases_for_its_parameters() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_saved_query_gives_duckdb_s_results_on_spark(
-    name: str, sample: Path, edges: Path, spark: SparkSession
+    name: str, sample_warehouse: Path, edges: Path, spark: SparkSession
 ) -> None:
     query = saved.load(name)
     order = order_columns(query.sql, [column for column, _ in query.columns])
     assert order, f"{name}: its ORDER BY keys should be output columns, so that the order is compared too"
-    sparked = on_spark(spark, name, sample, {})
+    sparked = on_spark(spark, name, sample_warehouse, {})
     assert as_csv(sparked).decode() == (GOLDEN_QUERIES / f"{name}.csv").read_text(), (
         f"{name} on Spark is not its golden file"
     )
@@ -157,17 +153,17 @@ def test_every_saved_query_runs_on_spark_over_an_empty_warehouse(tmp_path: Path,
     ],
 )
 def test_the_parity_check_catches_what_sqlglot_gets_wrong(
-    duckdb_sql: str, why: str, sample: Path, spark: SparkSession
+    duckdb_sql: str, why: str, sample_warehouse: Path, spark: SparkSession
 ) -> None:
     from trailsmith.spark.sql import sql
     from trailsmith.spark.translate import to_spark
 
-    expected = trailsmith.query(duckdb_sql, sample)
+    expected = trailsmith.query(duckdb_sql, sample_warehouse)
     if why == "fails":
         with pytest.raises(QueryError):
-            sql(to_spark(duckdb_sql), sample, spark=spark)
+            sql(to_spark(duckdb_sql), sample_warehouse, spark=spark)
         return
-    found = differences(expected, sql(to_spark(duckdb_sql), sample, spark=spark), ["eventID"])
+    found = differences(expected, sql(to_spark(duckdb_sql), sample_warehouse, spark=spark), ["eventID"])
     assert any("rows instead of" in problem for problem in found), found
 
 
@@ -211,8 +207,10 @@ def cli(*args: str) -> Any:
     return CliRunner().invoke(app, list(args))
 
 
-def test_query_command_on_spark_prints_what_duckdb_prints(sample: Path, spark: SparkSession) -> None:
-    args = ["query", "top_principals", "-w", str(sample), "--format", "csv", "--param", "limit=3"]
+def test_query_command_on_spark_prints_what_duckdb_prints(
+    sample_warehouse: Path, spark: SparkSession
+) -> None:
+    args = ["query", "top_principals", "-w", str(sample_warehouse), "--format", "csv", "--param", "limit=3"]
     on_spark = cli(*args, "--engine", "spark", "--spark-master", "local[2]")
     on_duckdb = cli(*args)
     assert on_spark.exit_code == 0, on_spark.output
@@ -226,18 +224,31 @@ def test_query_show_on_spark_prints_the_spark_sql() -> None:
     assert "EXPLODE(actions)" in shown.stdout and ":principal" in shown.stdout and "$" not in shown.stdout
 
 
-def test_sql_on_spark_takes_colon_parameters_and_derived_views(sample: Path, spark: SparkSession) -> None:
+def test_sql_on_spark_takes_colon_parameters_and_derived_views(
+    sample_warehouse: Path, spark: SparkSession
+) -> None:
     text = (
         "SELECT outcome, count(*) AS n FROM calls WHERE eventDate >= :day GROUP BY outcome ORDER BY outcome"
     )
     result = cli(
-        "sql", text, "-w", str(sample), "-p", "day:DATE=2024-08-02", "--format", "csv", "--engine", "spark"
+        "sql",
+        text,
+        "-w",
+        str(sample_warehouse),
+        "-p",
+        "day:DATE=2024-08-02",
+        "--format",
+        "csv",
+        "--engine",
+        "spark",
     )
     assert result.exit_code == 0, result.output
     duckdb_text = text.replace(":day", "$day")
     assert (
         result.stdout
-        == cli("sql", duckdb_text, "-w", str(sample), "-p", "day:DATE=2024-08-02", "--format", "csv").stdout
+        == cli(
+            "sql", duckdb_text, "-w", str(sample_warehouse), "-p", "day:DATE=2024-08-02", "--format", "csv"
+        ).stdout
     )
 
 
@@ -251,11 +262,12 @@ def test_colon_parameters_are_found_outside_literals_and_casts() -> None:
     assert not names_derived(text) and names_derived("select 1 from RESOURCES_TOUCHED")
 
 
-def test_the_duckdb_path_never_imports_spark_or_sqlglot(sample: Path) -> None:
+def test_the_duckdb_path_never_imports_spark_or_sqlglot(sample_warehouse: Path) -> None:
     code = (
         "import sys, trailsmith, trailsmith.policy.generator, trailsmith.engines, trailsmith.cli.app as app\n"
         "app._register()\n"
-        f"trailsmith.run_saved('usage', {str(sample)!r}); trailsmith.policy.generator.generate({str(sample)!r}); "
+        f"trailsmith.run_saved('usage', {str(sample_warehouse)!r}); "
+        f"trailsmith.policy.generator.generate({str(sample_warehouse)!r}); "
         "print(sorted(m for m in ('pyspark', 'sqlglot', 'py4j') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
@@ -264,7 +276,7 @@ def test_the_duckdb_path_never_imports_spark_or_sqlglot(sample: Path) -> None:
 
 
 def test_without_pyspark_or_sqlglot_spark_says_how_to_install(
-    sample: Path, monkeypatch: pytest.MonkeyPatch
+    sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import trailsmith.policy.generator as policy
     from trailsmith import engines
@@ -275,14 +287,16 @@ def test_without_pyspark_or_sqlglot_spark_says_how_to_install(
     with monkeypatch.context() as patched:
         patched.setitem(sys.modules, "pyspark", None)  # import pyspark now raises ImportError
         with pytest.raises(MissingDependencyError, match=hint):
-            engines.run_saved("usage", sample, engine="spark")
+            engines.run_saved("usage", sample_warehouse, engine="spark")
         with pytest.raises(MissingDependencyError, match=hint):
-            policy.generate(sample, engine="spark")
+            policy.generate(sample_warehouse, engine="spark")
     monkeypatch.setitem(sys.modules, "sqlglot", None)
     with pytest.raises(MissingDependencyError, match="needs sqlglot.*" + hint):
         to_spark("SELECT 1 AS never_translated_before")
 
 
-def test_a_list_holding_null_is_refused_on_spark_in_one_line(sample: Path, spark: SparkSession) -> None:
+def test_a_list_holding_null_is_refused_on_spark_in_one_line(
+    sample_warehouse: Path, spark: SparkSession
+) -> None:
     with pytest.raises(QueryError, match="a list with NULL elements cannot be bound on Spark"):
-        on_spark(spark, "activity_by_region", sample, {"allowed": ["us-east-1", None]})
+        on_spark(spark, "activity_by_region", sample_warehouse, {"allowed": ["us-east-1", None]})

@@ -15,7 +15,7 @@ import pytest
 import typer.main
 from typer.testing import CliRunner
 
-from events import event, write_records
+from helpers.events import event, write_records
 from trailsmith.cli.app import _register, app
 
 _register()
