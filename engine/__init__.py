@@ -13,10 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from trailsmith._version import __version__
 from trailsmith.errors import TrailsmithError
-from trailsmith.ingestion.driver import (  # eager: the submodule shares the function's name
-    IngestReport,
-    ingest,
-)
+from trailsmith.ingestion.driver import IngestReport, ingest
 
 if TYPE_CHECKING:
     from trailsmith.sql.db import connect, query

@@ -6,6 +6,8 @@ import importlib.metadata
 import importlib.resources
 import importlib.util
 
+import pytest
+
 import trailsmith
 from trailsmith.warehouse.schema import DOCS, EVENTS_SCHEMA, describe
 
@@ -32,3 +34,32 @@ def test_every_column_is_documented() -> None:
     assert described == set(EVENTS_SCHEMA.names) | {"eventDate"}
     assert set(DOCS) == described
     assert all(len(text) > 10 for text in DOCS.values())
+
+
+def test_every_package_folder_is_installed() -> None:
+    """A folder with an ``__init__.py`` that pyproject does not list would be left out of the wheel: the
+    editable install used by the tests still finds it, so only a built package would show the gap."""
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11 or newer reads pyproject.toml")
+    from helpers.paths import ROOT
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"engine": "trailsmith", "cli": "trailsmith.cli", "queries": "trailsmith.queries"}
+    found = {
+        ".".join([package, *init.parent.relative_to(ROOT / folder).parts])
+        for folder, package in folders.items()
+        for init in (ROOT / folder).rglob("__init__.py")
+    }
+    assert found <= listed, f"package folders pyproject does not list: {sorted(found - listed)}"
+    assert all(
+        (ROOT / top / rest.replace(".", "/")).is_dir()
+        for name in listed
+        for top, rest in [_split(name, folders)]
+    ), "pyproject lists a package with no folder"
+
+
+def _split(package: str, folders: dict[str, str]) -> tuple[str, str]:
+    """(source folder, dotted rest) of an installed package name."""
+    for folder, top in sorted(folders.items(), key=lambda item: -len(item[1])):
+        if package == top or package.startswith(top + "."):
+            return folder, package[len(top) + 1 :]
+    raise AssertionError(f"{package} is in none of the source folders")
