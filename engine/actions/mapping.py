@@ -6,9 +6,15 @@ in AWS's IAM reference data (:mod:`trailsmith.actions.reference`); an event that
 (:mod:`trailsmith.actions.rules`) and no same-named action explains is reported ``unmapped``, never given a
 plausible-looking name.
 
+The IAM prefix of an eventSource: a checked override (``rules.HOST_PREFIXES``), else the host itself when
+it is an IAM prefix, else what botocore's service models say of the host (:mod:`trailsmith.actions.sources`:
+``application-insights`` -> ``applicationinsights``).
+
 Resolution order, first hit wins: no-permission calls; explicit rules; request-dependent rules; the
-same-named action; HTTP-verb services (API Gateway); then the same steps again with an API-version suffix
-removed (``UpdateFunctionConfiguration20150331v2``), only when the name as recorded found nothing.
+same-named action; an operation the reference data says another action "also supports"
+(``GetLayerVersionByArn`` -> ``lambda:GetLayerVersion``); HTTP-verb services (API Gateway); then the same
+steps again with an API-version suffix removed (``UpdateFunctionConfiguration20150331v2``), only when the
+name as recorded found nothing.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from typing import Literal
 import pyarrow as pa
 
 from trailsmith.actions import reference as iamref
-from trailsmith.actions import rules
+from trailsmith.actions import rules, sources
 from trailsmith.actions.reference import ActionInfo, ResourceType, action_info
 
 __all__ = [
@@ -106,10 +112,24 @@ def iam_prefix(event_source: str) -> str | None:
 
     >>> iam_prefix("monitoring.amazonaws.com")
     'cloudwatch'
+    >>> iam_prefix("application-insights.amazonaws.com")  # botocore names the endpoint so
+    'applicationinsights'
     """
     host = event_host(event_source)
-    prefix = rules.HOST_PREFIXES.get(host, host)
-    return prefix if iamref.service_exists(prefix) else None
+    override = rules.HOST_PREFIXES.get(host)
+    if override is not None:
+        return override if iamref.service_exists(override) else None
+    if iamref.service_exists(host):
+        return host
+    known = _botocore_host(host)
+    return known.prefix if known is not None else None
+
+
+def _botocore_host(host: str) -> sources.HostService | None:
+    """botocore's word on a host that is neither an override nor an IAM prefix (only then are models read)."""
+    if not host or host in rules.HOST_PREFIXES or host in rules.KNOWN_UNMAPPED or iamref.service_exists(host):
+        return None
+    return sources.host_service(host)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -127,7 +147,10 @@ def map_event(event_source: str, event_name: str) -> ActionMapping:
     if not host or not event_name:
         return ActionMapping((), "unmapped", "missing-field", "the event has no eventSource or no eventName")
     prefix = iam_prefix(event_source)
-    keys = tuple(dict.fromkeys(k for k in (host, prefix) if k))
+    known = _botocore_host(host)
+    # A second spelling of an endpoint (botocore's name ``s3control``) gets the rules of the endpoint itself.
+    endpoint = known.endpoint if known is not None else None
+    keys = tuple(dict.fromkeys(k for k in (host, endpoint, prefix) if k))
     found = _resolve(keys, prefix, event_name)
     if found is not None:
         return found
@@ -142,7 +165,7 @@ def map_event(event_source: str, event_name: str) -> ActionMapping:
                 f"{event_name} is {match['base']} with an API version appended; {stripped.reason}",
                 stripped.request_dependent,
             )
-    return _unmapped(host, prefix, event_name)
+    return _unmapped(host, known, prefix, event_name)
 
 
 def _resolve(keys: tuple[str, ...], prefix: str | None, name: str) -> ActionMapping | None:
@@ -162,6 +185,11 @@ def _resolve(keys: tuple[str, ...], prefix: str | None, name: str) -> ActionMapp
     same = iamref.canonical_action(prefix, name)
     if same is not None:
         return ActionMapping((same,), "mapped", "same-name", f"{same} exists in the IAM reference data")
+    # Exact spelling only: the note names the operation as the API spells it.
+    alias = sources.operation_aliases(prefix).get(name)
+    if alias is not None:
+        note = f"the IAM reference data's description of {alias.action}: {alias.note!r}"
+        return _checked([alias.action], "reference-alias", note, False)
     services = rules.HTTP_VERB_SERVICES.get(prefix)
     if services:
         verbs = _http_verbs(services).get(name)
@@ -188,13 +216,19 @@ def _checked(actions: Iterable[str], rule: str, reason: str, dependent: bool) ->
     return ActionMapping(tuple(dict.fromkeys(canonical)), "mapped", rule, reason, dependent)
 
 
-def _unmapped(host: str, prefix: str | None, name: str) -> ActionMapping:
-    known = rules.KNOWN_UNMAPPED.get(host)
-    if known is not None:
-        return ActionMapping((), "unmapped", "known-unmapped", known)
+def _unmapped(host: str, known: sources.HostService | None, prefix: str | None, name: str) -> ActionMapping:
+    for key in (host, known.endpoint if known is not None else None):
+        checked = rules.KNOWN_UNMAPPED.get(key or "")
+        if checked is not None:
+            return ActionMapping((), "unmapped", "known-unmapped", checked)
     if prefix is None:
         unknown = f"no IAM service prefix for endpoint {host!r}"
+        if known is not None:
+            unknown = f"{unknown}: {known.reason}"
         return ActionMapping((), "unmapped", "unknown-service", unknown)
+    rejected = sources.rejected_aliases(prefix).get(name)
+    if rejected is not None:
+        return ActionMapping((), "unmapped", "ambiguous-alias", f"no {prefix}:{name} rule; {rejected}")
     why = f"no {prefix}:{name} in the IAM reference data and no rule"
     return ActionMapping((), "unmapped", "no-action", why)
 

@@ -96,6 +96,26 @@ def action_exists(action: str) -> bool:
     return bool(name) and canonical_action(prefix, name) is not None
 
 
+@functools.cache
+def action_descriptions(prefix: str) -> dict[str, str]:
+    """Action name (the reference's spelling) -> its description, for one service; empty for unknown ones.
+
+    The descriptions are AWS's prose, but some carry facts the mapping uses: "Note this action also supports
+    GetLayerVersionByArn API" (see :mod:`trailsmith.actions.sources`).
+
+    >>> "also supports GetLayerVersionByArn API" in action_descriptions("lambda")["GetLayerVersion"]
+    True
+    """
+    prefix = prefix.lower()
+    if not service_exists(prefix):
+        return {}
+    actions = _data().actions
+    return {
+        name: str(actions.get_action_details(prefix, name).get("description", ""))
+        for name in actions.get_actions_for_service(prefix)
+    }
+
+
 def data_version() -> str:
     """Version of the installed reference data, to record next to any result derived from it."""
     return str(_data().data_version())
