@@ -15,7 +15,15 @@ from trailsmith.cli.bundle import write_bundle
 from trailsmith.cli.progress import stderr
 from trailsmith.engines import Engine
 from trailsmith.policy.generator import generate
-from trailsmith.policy.model import GroupMode, PolicyError, PrincipalPolicy, ResourceMode
+from trailsmith.policy.model import (
+    DEFAULT_ATTACHED_POLICIES,
+    DEFAULT_RESOURCE_MODE,
+    MAX_DOCUMENT_CHARS,
+    GroupMode,
+    PolicyError,
+    PrincipalPolicy,
+    ResourceMode,
+)
 from trailsmith.policy.render import explain, explanation_json, terraform, unique_names
 from trailsmith.warehouse.store import default_path
 
@@ -67,9 +75,12 @@ def policy_command(
     ),
     fmt: PolicyFormat = typer.Option("json", "--format", "-f", help="IAM JSON or Terraform data blocks."),
     resources: ResourceMode = typer.Option(
-        "exact",
+        DEFAULT_RESOURCE_MODE,
         "--resources",
-        help="exact ARNs; generalize (bounded wildcards, see --explain); service (any resource).",
+        help=f"fit: exact ARNs, widened (most numerous first, by the generalize rules) only until a "
+        f"principal's documents fit the quota of {DEFAULT_ATTACHED_POLICIES} attached managed policies of "
+        f"{MAX_DOCUMENT_CHARS:,} characters; exact: exact ARNs only; generalize: every bounded wildcard; "
+        "service: any resource. --explain lists every widening.",
     ),
     out: Path | None = typer.Option(
         None,
@@ -95,6 +106,12 @@ def policy_command(
     that need no permission, console sign-ins, service events and events that map to no IAM action are left
     out and reported. iam:PassRole is added for roles passed to services, with iam:PassedToService.
     With --engine spark the aggregation over the events runs on Spark; the documents are built here.
+
+    By default (--resources fit) resources are exact ARNs as long as a principal's documents fit what IAM
+    lets one role attach: 10 managed policies of 6,144 characters (whitespace not counted); beyond that the
+    most numerous ARNs are widened to bounded patterns (objects under a prefix -> bucket/prefix/*), step by
+    step, only until they fit. --explain lists every widening; a warning says when even the widest bounded
+    patterns do not fit (nothing is ever left out).
 
     With one --principal and no --out, stdout is exactly the policy document (a JSON array only when it
     had to be split), ready for aws iam create-policy.
@@ -196,11 +213,16 @@ def _report(policies: list[PrincipalPolicy], quiet: bool, show_explain: bool) ->
         for item in policy.excluded:
             excluded[item.reason] = excluded.get(item.reason, 0) + item.evidence.events
         left = ", ".join(f"{n:,} {reason}" for reason, n in sorted(excluded.items())) or "nothing"
+        widened = (
+            f"; {_count(len(policy.widened), 'pattern')} widened to fit (see --explain)"
+            if policy.widened and policy.resources_mode == "fit"
+            else ""
+        )
         stderr.print(
             f"{policy.principal}: {_count(len(policy.statements), 'statement')} in "
             f"{_count(len(policy.documents), 'document')} from {_count(policy.events, 'event')}; "
             f"left out: {left}; "
-            f'{_count(len(policy.fallbacks), "action")} on "*" for lack of a resource',
+            f'{_count(len(policy.fallbacks), "action")} on "*" for lack of a resource{widened}',
             markup=False,
         )
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass, replace
 
 import orjson
 
-from trailsmith.policy.arns import allowed_characters, covers
+from trailsmith.policy.arns import allowed_characters
+from trailsmith.policy.generalize import drop_covered
 from trailsmith.policy.model import (
     MAX_DOCUMENT_CHARS,
     Condition,
@@ -76,7 +77,7 @@ def _merge(entries: list[Entry]) -> list[Statement]:
     for (resources, conditions), members in grouped.items():
         actions = tuple(sorted(a for a, _ in members))
         items = [e for _, kept in members for e in kept]
-        notes = tuple(sorted({n for e in items for n in e.notes if n}))
+        notes = tuple(sorted(set().union(*(e.notes for e in items)) - {""}))
         statements.append(
             Statement("", actions, resources, merge_all([e.evidence for e in items]), conditions, notes)
         )
@@ -85,10 +86,7 @@ def _merge(entries: list[Entry]) -> list[Statement]:
 
 
 def _absorb(resources: list[str]) -> list[str]:
-    if "*" in resources:
-        return ["*"]
-    wild = [r for r in resources if "*" in r.replace("${*}", "")]
-    return [r for r in resources if not any(w != r and covers(w, r) for w in wild)]
+    return drop_covered(resources)
 
 
 def _order(statement: Statement) -> tuple[object, ...]:

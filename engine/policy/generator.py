@@ -16,6 +16,7 @@ mapping (:mod:`trailsmith.actions.mapping`), its resources from the request
 from __future__ import annotations
 
 import difflib
+import functools
 import os
 import re
 from collections import defaultdict
@@ -28,12 +29,15 @@ import pyarrow as pa
 
 from trailsmith.actions.mapping import event_host, map_event
 from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
+from trailsmith.policy.arns import covers
 from trailsmith.policy.document import Entry, build_documents, passrole_condition
 from trailsmith.policy.extract.base import Call, Known
-from trailsmith.policy.generalize import generalize
+from trailsmith.policy.generalize import Widened, drop_covered, fit
 from trailsmith.policy.model import (
     DEFAULT_ATTACHED_POLICIES,
+    DEFAULT_RESOURCE_MODE,
     GROUP_MODES,
+    MAX_DOCUMENT_CHARS,
     RESOURCE_MODES,
     SAMPLES,
     Evidence,
@@ -45,6 +49,7 @@ from trailsmith.policy.model import (
     PrincipalPolicy,
     ResourceMode,
     Statement,
+    Widening,
     merge_all,
 )
 from trailsmith.policy.passrole import PassedRole, passed_roles
@@ -233,7 +238,8 @@ def _note(grant: Grant) -> str:
     return f"{grant.kind}: {grant.note}"
 
 
-def _entries(acc: _Accumulator, mode: ResourceMode) -> list[Entry]:
+def _entries(acc: _Accumulator, mode: ResourceMode) -> tuple[list[Entry], tuple[Widening, ...]]:
+    """The entries of a policy in ``mode``, and the widenings made."""
     entries = [
         Entry(
             action,
@@ -245,49 +251,116 @@ def _entries(acc: _Accumulator, mode: ResourceMode) -> list[Entry]:
         for (action, resource, fmt, service), evidence in acc.grants.items()
     ]
     if mode == "exact":
-        return entries
+        return entries, ()
     if mode == "service":
-        return [
-            e
-            if e.conditions
-            else Entry(e.action, "*", e.evidence, (), (*e.notes, "service mode: any resource"))
-            for e in entries
-        ]
-    return _generalized(acc, entries)
-
-
-def _generalized(acc: _Accumulator, entries: list[Entry]) -> list[Entry]:
-    from trailsmith.policy.arns import covers
-
+        return (
+            [
+                e
+                if e.conditions
+                else Entry(e.action, "*", e.evidence, (), (*e.notes, "service mode: any resource"))
+                for e in entries
+            ],
+            (),
+        )
     formats = {(a, r): f for (a, r, f, s) in acc.grants if not s}
-    out = [e for e in entries if e.conditions]
     by_action: dict[str, list[Entry]] = defaultdict(list)
+    fixed = [e for e in entries if e.conditions]
     for entry in entries:
         if not entry.conditions:
             by_action[entry.action].append(entry)
+    pairs = {
+        action: [(e.resource, formats.get((action, e.resource), "")) for e in items]
+        for action, items in by_action.items()
+    }
+    if mode == "generalize":
+        widened = Widened.everything(pairs)
+    else:
+        widened, _ = fit(pairs, functools.partial(_fits, fixed))
+    return fixed + _widened_entries(by_action, widened, mode), _widenings(widened)
+
+
+def _fits(fixed: list[Entry], resources: dict[str, list[str]]) -> bool:
+    """Whether ``fixed`` entries and ``resources`` per action make documents IAM lets one principal attach."""
+    evidence = fixed[0].evidence if fixed else _ANY_EVIDENCE
+    entries = fixed + [Entry(a, r, evidence) for a, items in resources.items() for r in items]
+    return fits_quota(build_documents(entries))
+
+
+_ANY_EVIDENCE = Evidence(0, datetime.min, datetime.min)
+
+
+def fits_quota(documents: Sequence[PolicyDocument]) -> bool:
+    """At most ``DEFAULT_ATTACHED_POLICIES`` documents of at most ``MAX_DOCUMENT_CHARS`` characters each."""
+    return len(documents) <= DEFAULT_ATTACHED_POLICIES and all(
+        d.size <= MAX_DOCUMENT_CHARS for d in documents
+    )
+
+
+def _widened_entries(by_action: dict[str, list[Entry]], widened: Widened, mode: ResourceMode) -> list[Entry]:
+    """Each entry with the resource that now allows it, and a note of the rule that made that resource.
+
+    ``fit`` notes the step that made the resource; ``generalize`` every rule that fired in its scope.
+    """
+    out: list[Entry] = []
+    current = widened.current()
     for action, items in sorted(by_action.items()):
-        wider, rules = generalize((e.resource, formats.get((action, e.resource), "")) for e in items)
+        wider = [w for w in drop_covered(current[action]) if "*" in w.replace("${*}", "")]
+        heads: dict[str, list[str]] = defaultdict(list)
+        for rule in widened.notes[action]:
+            heads[rule.rsplit(" under ", 1)[-1]].append(f"generalized: {rule}")
+        fired: dict[str, tuple[str, ...]] = {}
         for entry in items:
-            target = next(
-                (w for w in wider if w == entry.resource or covers(w, entry.resource)), entry.resource
-            )
-            fired = tuple(
-                f"generalized: {r}"
-                for r in rules
-                if target != entry.resource and target.startswith(r.rsplit(" under ", 1)[-1])
-            )
-            out.append(Entry(action, target, entry.evidence, (), entry.notes + fired))
+            target = next((w for w in wider if w != entry.resource and covers(w, entry.resource)), None)
+            if target is None:
+                out.append(entry)
+                continue
+            if target not in fired:
+                made = widened.made[action].get(target)
+                if mode == "generalize":
+                    scopes = [notes for head, notes in heads.items() if target.startswith(head)]
+                    fired[target] = tuple(n for notes in scopes for n in notes)
+                else:
+                    fired[target] = (f"generalized: {made.note}",) if made else ()
+            out.append(Entry(action, target, entry.evidence, (), entry.notes + fired[target]))
     return out
 
 
+def _widenings(widened: Widened) -> tuple[Widening, ...]:
+    """The patterns that replaced exact ARNs, with the actions and how many ARNs each replaced."""
+    found: dict[str, tuple[set[str], set[str], str]] = {}
+    for action, origins in widened.origins.items():
+        for pattern, arns in origins.items():
+            if arns == {pattern}:
+                continue
+            made = widened.made[action].get(pattern)
+            actions, replaced, _ = found.setdefault(pattern, (set(), set(), made.rule if made else ""))
+            actions.add(action)
+            replaced.update(arns)
+    out = [
+        Widening(pattern, tuple(sorted(actions)), len(arns), rule)
+        for pattern, (actions, arns, rule) in found.items()
+    ]
+    return tuple(sorted(out, key=lambda w: (-w.arns, w.pattern)))
+
+
 def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> PrincipalPolicy:
-    documents = build_documents(_entries(acc, mode))
+    entries, widened = _entries(acc, mode)
+    documents = build_documents(entries)
     notes: list[str] = []
-    if len(documents) > DEFAULT_ATTACHED_POLICIES:
-        notes.append(
-            f"{len(documents)} documents: more than the {DEFAULT_ATTACHED_POLICIES} managed policies a role "
-            "may have attached by default; consider --resources generalize"
+    if not fits_quota(documents):
+        quota = (
+            f"{len(documents)} documents: more than the {DEFAULT_ATTACHED_POLICIES} managed policies of "
+            f"{MAX_DOCUMENT_CHARS:,} characters a role may have attached by default"
         )
+        if mode == "exact":
+            notes.append(f"{quota}; the default --resources {DEFAULT_RESOURCE_MODE} widens only as needed")
+        elif mode == "service":
+            notes.append(quota)
+        else:
+            notes.append(
+                f"{quota}, even with every bounded generalisation (nothing was left out); split the work "
+                "across principals, ask AWS for a higher quota, or use --resources service"
+            )
     if not documents:
         notes.append("no authorised call that needs a permission in the window: no policy")
     excluded = tuple(
@@ -305,6 +378,7 @@ def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> 
         window=(window.since, window.until),
         fallbacks=tuple(sorted(acc.fallbacks)),
         on_behalf_of=tuple(sorted(acc.invoked.items())),
+        widened=widened,
     )
 
 
@@ -312,7 +386,7 @@ def policies_from_usage(
     table: pa.Table,
     known: Known,
     *,
-    resources: ResourceMode = "exact",
+    resources: ResourceMode = DEFAULT_RESOURCE_MODE,
     group: GroupMode = "role",
     window: Window | None = None,
 ) -> list[PrincipalPolicy]:
@@ -381,7 +455,7 @@ def generate(
     until: str | date | datetime | None = None,
     accounts: Sequence[str] = (),
     regions: Sequence[str] = (),
-    resources: ResourceMode = "exact",
+    resources: ResourceMode = DEFAULT_RESOURCE_MODE,
     group: GroupMode = "role",
     engine: Engine | str = Engine.duckdb,
     spark_master: str = DEFAULT_MASTER,
@@ -389,7 +463,9 @@ def generate(
     """Least-privilege policies for ``principals`` (ARNs; every principal when None), sorted by principal.
 
     ``since``/``until`` bound the window (dates, ISO times or ``7d``); ``accounts`` filters the principals'
-    accounts, ``regions`` the calls' regions; ``resources`` is ``exact``, ``generalize`` or ``service``;
+    accounts, ``regions`` the calls' regions; ``resources`` is ``fit`` (the default: exact ARNs, widened by
+    the ``generalize`` rules, most numerous first, only until the documents fit ``DEFAULT_ATTACHED_POLICIES``
+    managed policies of ``MAX_DOCUMENT_CHARS`` characters), ``exact``, ``generalize`` or ``service``;
     ``group="permission-set"`` merges the IAM Identity Center roles of one permission set across accounts.
     ``engine="spark"`` runs the aggregation on Spark (``spark_master``); the documents are built here.
     """

@@ -17,14 +17,17 @@ import orjson
 
 from trailsmith.errors import TrailsmithError
 
-#: How resources are written: exact ARNs, bounded wildcards, or any resource of the service.
-ResourceMode = Literal["exact", "generalize", "service"]
+#: How resources are written: exact ARNs widened only as much as the attachment quota needs (the default),
+#: exact ARNs, bounded wildcards, or any resource of the service.
+ResourceMode = Literal["fit", "exact", "generalize", "service"]
 #: Whose policy: one per role or user, or one per IAM Identity Center permission set.
 GroupMode = Literal["role", "permission-set"]
 
 #: The modes by name, in the order ``--help`` lists them (the one definition the CLI builds its choices from).
 RESOURCE_MODES: tuple[ResourceMode, ...] = get_args(ResourceMode)
 GROUP_MODES: tuple[GroupMode, ...] = get_args(GroupMode)
+#: What ``generate`` and ``trailsmith policy`` use when not told.
+DEFAULT_RESOURCE_MODE: ResourceMode = "fit"
 
 #: Why events did not become permissions.
 ExclusionReason = Literal[
@@ -40,7 +43,8 @@ ExclusionReason = Literal[
 POLICY_VERSION = "2012-10-17"
 #: Managed policy size limit: characters, whitespace not counted.
 MAX_DOCUMENT_CHARS = 6144
-#: Managed policies a role can have attached by default; more documents than this earn a warning.
+#: Managed policies a role can have attached by default: ``fit`` widens until a policy needs no more documents
+#: than this (of ``MAX_DOCUMENT_CHARS`` each); more documents than this earn a warning.
 DEFAULT_ATTACHED_POLICIES = 10
 #: Sample event ids kept per statement and per exclusion.
 SAMPLES = 3
@@ -173,6 +177,31 @@ class Exclusion:
 
 
 @dataclass(frozen=True)
+class Widening:
+    """Exact ARNs that a policy allows through one wider pattern, and the rule that made it."""
+
+    pattern: str
+    #: the actions whose resources it replaced
+    actions: tuple[str, ...]
+    #: how many exact ARNs (of those actions together) it replaced
+    arns: int
+    #: the rule that made it: ``directory rule, 3 or more``, ``common directory ...``, ``name rule ...``
+    rule: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pattern": self.pattern, "actions": list(self.actions), "arns": self.arns, "rule": self.rule}
+
+    def describe(self) -> str:
+        """One line of ``--explain``.
+
+        >>> Widening("arn:aws:s3:::b/raw/*", ("s3:GetObject",), 1200, "directory rule, 3 or more").describe()
+        '1,200 ARNs -> arn:aws:s3:::b/raw/* for s3:GetObject (directory rule, 3 or more)'
+        """
+        noun = "ARN" if self.arns == 1 else "ARNs"
+        return f"{self.arns:,} {noun} -> {self.pattern} for {', '.join(self.actions)} ({self.rule})"
+
+
+@dataclass(frozen=True)
 class PrincipalPolicy:
     """The least-privilege policy of one policy holder (or one IAM Identity Center permission set)."""
 
@@ -192,6 +221,8 @@ class PrincipalPolicy:
     fallbacks: tuple[str, ...] = field(default=())
     #: (service, events): counted calls an AWS service made with the principal's identity (``invokedBy``)
     on_behalf_of: tuple[tuple[str, int], ...] = ()
+    #: exact ARNs replaced by wider patterns (``fit`` and ``generalize``), widest first
+    widened: tuple[Widening, ...] = ()
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -226,6 +257,7 @@ class PrincipalPolicy:
             ],
             "excluded": [e.to_dict() for e in self.excluded],
             "fallbacks": list(self.fallbacks),
+            "widened": [w.to_dict() for w in self.widened],
             "on_behalf_of": [{"service": s, "events": n} for s, n in self.on_behalf_of],
             "notes": list(self.notes),
         }

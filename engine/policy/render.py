@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 
-from trailsmith.policy.model import PolicyDocument, PrincipalPolicy, Statement
+from trailsmith.policy.model import MAX_DOCUMENT_CHARS, PolicyDocument, PrincipalPolicy, Statement
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -116,7 +116,10 @@ def explain(policy: PrincipalPolicy) -> str:
         f"  window {window}; resources {policy.resources_mode}; {policy.events:,} events became permissions"
     )
     for number, document in enumerate(policy.documents, start=1):
-        lines.append(f"  document {number} of {len(policy.documents)}: {document.size:,} of 6,144 characters")
+        lines.append(
+            f"  document {number} of {len(policy.documents)}: "
+            f"{document.size:,} of {MAX_DOCUMENT_CHARS:,} characters"
+        )
         for statement in document.statements:
             ev = statement.evidence
             lines.append(f"    {statement.sid}: {', '.join(statement.actions)}")
@@ -127,6 +130,13 @@ def explain(policy: PrincipalPolicy) -> str:
                 f"e.g. {', '.join(ev.sample_event_ids)}"
             )
             lines.extend(f"      note: {note}" for note in statement.notes)
+    if policy.widened:
+        lines.append(
+            f"  widened {len(policy.widened)} "
+            + ("pattern" if len(policy.widened) == 1 else "patterns")
+            + " (exact ARNs replaced by a pattern that allows them all):"
+        )
+        lines.extend(f"    {w.describe()}" for w in policy.widened)
     for service, events in policy.on_behalf_of:
         lines.append(
             f"  {events:,} of those calls were made for it by {service} with its identity (forward access "

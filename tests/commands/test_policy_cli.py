@@ -16,7 +16,8 @@ import pytest
 import trailsmith
 import trailsmith.policy.generator as policy
 from helpers.events import ACCOUNT, event, write_records
-from trailsmith.policy.model import MAX_DOCUMENT_CHARS
+from helpers.policy_support import LAKE, lake_warehouse
+from trailsmith.policy.model import DEFAULT_ATTACHED_POLICIES, MAX_DOCUMENT_CHARS
 from trailsmith.policy.render import terraform, unique_names
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/ci/Builder"
@@ -286,3 +287,35 @@ def parse_hcl(text: str) -> list[dict[str, Any]]:
             statement.setdefault("condition", [])
         blocks.append({"name": name, **body})
     return blocks
+
+
+def test_the_default_resources_mode_is_fit_and_says_its_quota() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    text = re.sub(r"[\s│]+", " ", result.stdout)
+    assert "[default: fit]" in text
+    assert "fit|exact|generalize|service" in text.replace(" ", "")
+    assert "10 attached managed policies of 6,144 characters" in text
+
+
+def test_by_default_a_principal_too_large_for_the_quota_is_widened_to_fit(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    lake = lake_warehouse(tmp_path_factory.mktemp("lake"))
+    result = run("-w", str(lake), "-p", ROLE, "--explain")
+    assert result.returncode == 0, result.stderr
+    documents = json.loads(result.stdout)
+    assert isinstance(documents, list) and 1 < len(documents) <= DEFAULT_ATTACHED_POLICIES
+    for document in documents:
+        assert len(re.sub(r"\s", "", json.dumps(document, ensure_ascii=False))) <= MAX_DOCUMENT_CHARS
+    assert "resources fit" in result.stderr and "patterns widened to fit (see --explain)" in result.stderr
+    assert f"1,500 ARNs -> arn:aws:s3:::{LAKE}/curated/orders/* for s3:PutObject" in result.stderr
+    exact = run("-w", str(lake), "-p", ROLE, "-q", "--resources", "exact")
+    assert len(json.loads(exact.stdout)) > DEFAULT_ATTACHED_POLICIES
+    assert "managed policies" in exact.stderr and "--resources fit" in exact.stderr
+
+
+def test_a_principal_within_the_quota_gets_its_exact_arns_by_default(big: Path) -> None:
+    default = run("-w", str(big), "-p", ROLE, "-q")
+    assert default.returncode == 0, default.stderr
+    assert default.stdout == run("-w", str(big), "-p", ROLE, "-q", "--resources", "exact").stdout

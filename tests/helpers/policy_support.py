@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import trailsmith
+from helpers.events import event, write_records
 from trailsmith.policy.arns import covers
 from trailsmith.policy.model import PrincipalPolicy
 from trailsmith.synth import SynthConfig, SynthReport, generate
@@ -84,3 +86,37 @@ def problems(policies: list[PrincipalPolicy], truth: SynthReport, *, scoped: boo
         if principal not in truth.holders:
             out.append(f"{principal}: a policy for no holder of the truth")
     return out
+
+
+#: The bucket of :func:`lake_warehouse`.
+LAKE = "analytics-lake-eu-west-1"
+
+
+def object_calls(first: int, bucket: str, keys: list[str], name: str = "GetObject") -> list[dict[str, Any]]:
+    """One S3 object call (of the Builder role of :mod:`helpers.events`) per key."""
+    records = []
+    for n, key in enumerate(keys, start=first):
+        record = event(n, eventName=name, readOnly=name == "GetObject")
+        record["requestParameters"] = {"bucketName": bucket, "key": key, "Host": f"{bucket}.s3.amazonaws.com"}
+        record["resources"] = [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"}]
+        records.append(record)
+    return records
+
+
+def lake_warehouse(root: Path) -> Path:
+    """A warehouse under ``root`` whose one role needs 80 documents of exact ARNs: it read 4,000 objects in
+    240 hourly folders and 4 config files of another bucket, and wrote 1,500 objects into one folder."""
+    raw = [
+        f"raw/events/2024/03/{(n % 240) // 24 + 1:02d}/{n % 24:02d}/part-{n:05d}.snappy.parquet"
+        for n in range(4000)
+    ]
+    curated = [f"curated/orders/part-{n:05d}.parquet" for n in range(1500)]
+    configs = [f"{service}/settings.json" for service in ("api", "web", "jobs", "auth")]
+    records = (
+        object_calls(0, LAKE, raw)
+        + object_calls(10_000, LAKE, curated, "PutObject")
+        + object_calls(20_000, "app-config-eu", configs)
+    )
+    write_records(root / "in" / "a.json.gz", records)
+    trailsmith.ingest([str(root / "in")], root / "wh", workers=1)
+    return root / "wh"
