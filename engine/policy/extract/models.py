@@ -1,0 +1,157 @@
+"""The botocore side of the generic resolver: each operation's request members as CloudTrail records them.
+
+CloudTrail's ``eventSource`` is ``<endpointPrefix>.amazonaws.com`` of the service model (``monitoring`` for
+CloudWatch, ``es`` for OpenSearch), and several models may share one host (API Gateway v1 and v2, RDS with
+DocumentDB and Neptune), so a host maps to every model whose ``endpointPrefix`` or ``signingName`` it is.
+``requestParameters`` holds the input members with their first letter lowered (``FunctionName`` is
+``functionName``), nested structures as objects; :class:`Member` gives each leaf its dotted path.
+
+Nothing is loaded at import time; the host index reads every service model once (a few seconds).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+#: Nested structures deeper than this are configuration, not names of the resource the call acts on.
+MAX_DEPTH = 3
+
+#: An API version appended to the operation name in ``eventName``: ``GetDistribution2020_05_31``,
+#: ``UpdateFunctionConfiguration20150331v2``.
+_VERSIONED = re.compile(r"^(?P<base>[A-Za-z]+?)(?:19|20)\d\d(?:_?\d\d){2}(?:v\d+)?$")
+
+#: A leading version segment of a request URI (``/2015-03-31/functions/...``, API Gateway v2's ``/v2``),
+#: which path-shaped ARNs do not carry.
+_URI_VERSION = re.compile(r"^/(?:v\d+|\d{4}-\d\d-\d\d)(?=/)")
+
+_LEAF_TYPES = frozenset({"string", "integer", "long", "boolean"})
+
+
+@dataclass(frozen=True)
+class Member:
+    """One leaf of an operation's input: a scalar, or a list of scalars."""
+
+    #: dotted path as CloudTrail records it (``functionName``, ``distributionConfig.callerReference``)
+    path: str
+    #: the botocore member name of the leaf (``FunctionName``)
+    name: str
+    depth: int
+    is_list: bool
+    #: the request URI placeholder this member fills (``restapi_id``), or ""
+    uri: str = ""
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One botocore operation's input, reduced to what naming a resource needs."""
+
+    service: str
+    name: str
+    members: tuple[Member, ...]
+    #: the HTTP request URI without its query and version segment (``/restapis/{restapi_id}``); "" for
+    #: services that POST every call to ``/``
+    request_uri: str
+
+
+def lower_first(name: str) -> str:
+    """CloudTrail's spelling of a request member.
+
+    >>> lower_first("DBClusterIdentifier")
+    'dBClusterIdentifier'
+    """
+    return name[:1].lower() + name[1:]
+
+
+def operation_name(event_name: str) -> str:
+    """The SDK operation of an ``eventName`` without its API version suffix.
+
+    >>> operation_name("GetDistribution2020_05_31")
+    'GetDistribution'
+    """
+    match = _VERSIONED.match(event_name)
+    return match["base"] if match else event_name
+
+
+@functools.cache
+def _loader() -> Any:
+    from botocore.loaders import create_loader  # heavy import, only when the resolver runs
+
+    return create_loader()
+
+
+@functools.cache
+def hosts() -> Mapping[str, tuple[str, ...]]:
+    """CloudTrail host -> botocore service names whose endpoint prefix (or signing name) it is."""
+    loader = _loader()
+    table: dict[str, list[str]] = {}
+    for service in sorted(loader.list_available_services("service-2")):
+        metadata = loader.load_service_model(service, "service-2")["metadata"]
+        names = {metadata.get("endpointPrefix"), metadata.get("signingName")}
+        for name in sorted(n for n in names if n):
+            table.setdefault(name, []).append(service)
+    return {host: tuple(services) for host, services in table.items()}
+
+
+def endpoint_hosts() -> tuple[str, ...]:
+    """Every host that is some model's endpoint prefix: the eventSources botocore's operations have."""
+    loader = _loader()
+    found = {
+        loader.load_service_model(service, "service-2")["metadata"]["endpointPrefix"]
+        for service in loader.list_available_services("service-2")
+    }
+    return tuple(sorted(found))
+
+
+@functools.cache
+def operations(host: str) -> Mapping[str, tuple[Operation, ...]]:
+    """Operation name -> its input in each model of ``host`` that has it."""
+    loader = _loader()
+    table: dict[str, list[Operation]] = {}
+    for service in hosts().get(host, ()):
+        model = loader.load_service_model(service, "service-2")
+        shapes: dict[str, Any] = model["shapes"]
+        for name, spec in model["operations"].items():
+            table.setdefault(name, []).append(_operation(service, name, spec, shapes))
+    return {name: tuple(found) for name, found in table.items()}
+
+
+def find(host: str, event_name: str) -> tuple[Operation, ...]:
+    """The operations an event of ``host`` may be (one per model that has that name)."""
+    table = operations(host)
+    return table.get(event_name) or table.get(operation_name(event_name), ())
+
+
+def _operation(service: str, name: str, spec: Mapping[str, Any], shapes: Mapping[str, Any]) -> Operation:
+    uri = str(spec.get("http", {}).get("requestUri", "")).split("?", 1)[0]
+    uri = _URI_VERSION.sub("", uri)
+    members: list[Member] = []
+    shape = spec.get("input", {}).get("shape")
+    if shape:
+        _flatten(shapes, shape, "", 0, frozenset(), members)
+    return Operation(service, name, tuple(members), "" if uri == "/" else uri)
+
+
+def _flatten(
+    shapes: Mapping[str, Any],
+    shape_name: str,
+    prefix: str,
+    depth: int,
+    seen: frozenset[str],
+    out: list[Member],
+) -> None:
+    shape = shapes[shape_name]
+    for name, ref in shape.get("members", {}).items():
+        target = shapes[ref["shape"]]
+        kind = target.get("type")
+        path = prefix + lower_first(name)
+        uri = str(ref.get("locationName", name)) if ref.get("location") == "uri" else ""
+        if kind in _LEAF_TYPES:
+            out.append(Member(path, name, depth, False, uri))
+        elif kind == "list" and shapes[target["member"]["shape"]].get("type") in _LEAF_TYPES:
+            out.append(Member(path, name, depth, True, uri))
+        elif kind == "structure" and depth < MAX_DEPTH and ref["shape"] not in seen:
+            _flatten(shapes, ref["shape"], path + ".", depth + 1, seen | {ref["shape"]}, out)
