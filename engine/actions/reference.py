@@ -58,7 +58,7 @@ def _names(prefix: str) -> dict[str, str]:
 
 
 @functools.cache
-def _arn_formats(prefix: str) -> dict[str, str]:
+def arn_formats(prefix: str) -> dict[str, str]:
     """Lower-case resource type name -> ARN format, for one service."""
     if not service_exists(prefix):
         return {}
@@ -136,7 +136,7 @@ def action_info(action: str) -> ActionInfo:
         raise KeyError(f"{action} is not an action in the IAM reference data")
     prefix = prefix.lower()
     entry: dict[str, Any] = _data().actions.get_action_details(prefix, name)
-    arns = _arn_formats(prefix)
+    arns = arn_formats(prefix)
     types = tuple(
         ResourceType(
             name=rt["name"],

@@ -194,7 +194,7 @@ def host_service(host: str) -> HostService | None:
 
     >>> host_service("application-insights")
     HostService(endpoint='applicationinsights', prefix='applicationinsights', ...)
-    >>> host_service("iotevents").prefix is None  # a model with no service in the IAM reference data
+    >>> host_service("no-such-endpoint") is None  # botocore has no model of it
     True
     """
     return _hosts().get(host.lower())

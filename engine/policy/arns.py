@@ -40,7 +40,7 @@ _DISALLOWED = re.compile(r"[^\t\n\r\u0020-\u00ff]+")
 
 def arn_format(prefix: str, resource_type: str) -> str:
     """The reference's ARN format of ``resource_type`` in service ``prefix`` ("" when unknown)."""
-    return iamref._arn_formats(prefix.lower()).get(resource_type.lower(), "")
+    return iamref.arn_formats(prefix.lower()).get(resource_type.lower(), "")
 
 
 def variables(fmt: str) -> tuple[str, ...]:

@@ -55,7 +55,7 @@ from trailsmith.policy.model import (
 from trailsmith.policy.passrole import PassedRole, passed_roles
 from trailsmith.policy.resources import Grant, grants_for
 from trailsmith.policy.source import UsageSource
-from trailsmith.policy.usage import Filters, Window, layout, parse_time
+from trailsmith.policy.usage import Filters, Window, fields, generated_hosts, parse_time
 
 __all__ = [
     "Evidence",
@@ -164,7 +164,7 @@ def _call(row: dict[str, Any], known: Known) -> Call:
         account=row["accountId"] or "",
         region=row["awsRegion"] or "",
         principal=row["principalArn"],
-        fields=layout().fields(host, row),
+        fields=fields(host, row),
         resources=resources,
         ids=tuple(row.get("scannedIds") or ()),
         known=known,
@@ -444,7 +444,8 @@ def _filters(
     window = Window(parse_time(since), parse_time(until, end=True))
     if window.since and window.until and window.since >= window.until:
         raise PolicyError("--since is not before --until", hint="Give a window that ends after it starts")
-    return Filters(chosen, window, tuple(accounts), tuple(regions)), known
+    generated = generated_hosts(source.event_sources())
+    return Filters(chosen, window, tuple(accounts), tuple(regions), generated), known
 
 
 def generate(

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from trailsmith.actions.reference import ActionInfo, ResourceType, action_info
 from trailsmith.policy.arns import build, matches_format
 from trailsmith.policy.extract.base import Call, Ref, from_resources
-from trailsmith.policy.extract.registry import specs
+from trailsmith.policy.extract.registry import spec_for
 
 #: Resource types an action creates with an identifier the service assigns, so no request can name them.
 #: Facts from the EC2 documentation's RunInstances example policies (instance, volume and network
@@ -62,14 +62,14 @@ class Grant:
 
 def candidates(call: Call) -> list[Ref]:
     """Every resource the call named, from its service's extractor or, without one, ``resources[]``."""
-    spec = specs().get(call.source)
+    spec = spec_for(call.source)
     found = list(spec.extract(call)) if spec is not None else list(from_resources(call))
     return sorted(set(found), key=lambda r: (r.arn, r.fmt, sorted(r.actions), r.note))
 
 
 def covered(call: Call, action: str, resource_type: ResourceType) -> bool:
     """Whether the call's service extractor reads every field that names this type of resource."""
-    spec = specs().get(call.source)
+    spec = spec_for(call.source)
     if spec is None:
         return False
     key = f"{action.split(':', 1)[0]}:{resource_type.name}".lower()
@@ -165,7 +165,7 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
 def _waived(call: Call, action: str, types: tuple[ResourceType, ...], matched: set[str]) -> set[str]:
     """The action's resource types that are alternatives of a type the call named (see
     ``ServiceSpec.alternatives``): not needed."""
-    spec = specs().get(call.source)
+    spec = spec_for(call.source)
     if spec is None or not matched:
         return set()
     prefix = action.split(":", 1)[0]

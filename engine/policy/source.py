@@ -10,7 +10,13 @@ from __future__ import annotations
 import abc
 from typing import TYPE_CHECKING
 
-from trailsmith.policy.usage import Filters, aggregate, instance_profile_roles, known_principals
+from trailsmith.policy.usage import (
+    Filters,
+    aggregate,
+    event_sources,
+    instance_profile_roles,
+    known_principals,
+)
 
 if TYPE_CHECKING:
     import duckdb
@@ -20,6 +26,10 @@ if TYPE_CHECKING:
 class UsageSource(abc.ABC):
     """The queries policy generation sends to an engine: the heavy aggregation, and the two small lookups
     that resolve principals and instance profiles."""
+
+    @abc.abstractmethod
+    def event_sources(self) -> list[str]:
+        """Every eventSource in the warehouse, sorted (which services' request fields to read)."""
 
     @abc.abstractmethod
     def known_principals(self) -> list[str]:
@@ -39,6 +49,9 @@ class DuckDBUsage(UsageSource):
 
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self.connection = connection
+
+    def event_sources(self) -> list[str]:
+        return event_sources(self.connection)
 
     def known_principals(self) -> list[str]:
         return known_principals(self.connection)

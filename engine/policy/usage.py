@@ -17,14 +17,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import duckdb
 import pyarrow as pa
 
-from trailsmith.policy.extract.registry import request_paths, specs
+from trailsmith.actions.mapping import event_host
+from trailsmith.policy.extract.registry import request_paths, spec_for, specs
 from trailsmith.policy.model import PolicyError
 from trailsmith.policy.passrole import RULES as PASSROLE_RULES
 from trailsmith.sql.authz import outcome_sql
@@ -120,9 +121,27 @@ class Layout:
 
 
 @functools.cache
-def layout() -> Layout:
-    hosts = sorted(set(specs()) | set(PASSROLE_RULES), key=lambda h: (h not in _BUSIEST, _rank(h), h))
+def layout(generated: tuple[str, ...] = ()) -> Layout:
+    """The fields of the hand-written extractors and the PassRole rules, and of the ``generated`` hosts."""
+    every = set(specs()) | set(PASSROLE_RULES) | set(generated)
+    hosts = sorted(every, key=lambda h: (h not in _BUSIEST, _rank(h), h))
     return Layout({host: request_paths(host) for host in hosts if request_paths(host)})
+
+
+def generated_hosts(event_sources: Iterable[str]) -> tuple[str, ...]:
+    """Of a warehouse's eventSources, the hosts whose spec the resolver makes (sorted): only those are added
+    to the SQL, so that its ``CASE`` does not grow with every service botocore knows.
+
+    >>> generated_hosts(["s3.amazonaws.com", "cloudfront.amazonaws.com", "signin.amazonaws.com"])
+    ('cloudfront',)
+    """
+    hosts = {event_host(source) for source in event_sources if source}
+    return tuple(sorted(h for h in hosts if h and h not in specs() and spec_for(h) is not None))
+
+
+def fields(host: str, row: dict[str, object]) -> dict[str, str]:
+    """The request fields of a usage row of ``host`` (the paths of a host are the same in every layout)."""
+    return Layout({host: request_paths(host)}).fields(host, row)
 
 
 def _rank(host: str) -> int:
@@ -198,6 +217,9 @@ class Filters:
     window: Window = Window()
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
+    #: hosts in the warehouse whose spec comes from the resolver (:func:`generated_hosts`): their request
+    #: fields are pulled too; the hand-written extractors' always are
+    generated: tuple[str, ...] = ()
 
 
 def usage_sql(filters: Filters, *, packed: bool = True) -> tuple[str, dict[str, object]]:
@@ -206,7 +228,7 @@ def usage_sql(filters: Filters, *, packed: bool = True) -> tuple[str, dict[str, 
     ``packed``: each row's request fields as one list column ``fields`` (DuckDB: one JSON parse per row).
     Without it, one column ``f<i>`` per field slot, in the portable subset that sqlglot turns into Spark SQL.
     """
-    shape = layout()
+    shape = layout(filters.generated)
     slots = [_packed(shape)] if packed else [_slot(i, shape) for i in range(shape.slots)]
     keys = [
         "principalArn",
@@ -271,6 +293,14 @@ def aggregate(connection: duckdb.DuckDBPyConnection, filters: Filters) -> pa.Tab
 
         raise QueryError(f"usage aggregation failed: {str(exc).splitlines()[0]}") from None
     return table
+
+
+def event_sources(connection: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every eventSource in the warehouse, sorted."""
+    rows = connection.sql(
+        "SELECT DISTINCT eventSource FROM events WHERE eventSource IS NOT NULL ORDER BY eventSource"
+    ).fetchall()
+    return [r[0] for r in rows]
 
 
 def known_principals(connection: duckdb.DuckDBPyConnection) -> list[str]:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 _PRINCIPALS = "SELECT DISTINCT principalArn FROM events WHERE principalArn IS NOT NULL ORDER BY principalArn"
+_SOURCES = "SELECT DISTINCT eventSource FROM events WHERE eventSource IS NOT NULL ORDER BY eventSource"
 
 _INSTANCE_PROFILES = """
 SELECT recipientAccountId,
@@ -61,6 +62,9 @@ class SparkUsage(UsageSource):
         spark = spark if spark is not None else session(master)
         attach_views(spark, target, derived=False)
         return cls(spark)
+
+    def event_sources(self) -> list[str]:
+        return [row["eventSource"] for row in run(self.spark, _SOURCES).to_pylist()]
 
     def known_principals(self) -> list[str]:
         return [row["principalArn"] for row in run(self.spark, _PRINCIPALS).to_pylist()]

@@ -13,7 +13,7 @@ from helpers.paths import REALDATA
 from trailsmith.actions import reference as iamref
 from trailsmith.actions import rules as action_rules
 from trailsmith.actions import sources
-from trailsmith.actions.mapping import coverage, iam_prefix, map_event
+from trailsmith.actions.mapping import coverage, event_host, iam_prefix, map_event
 
 
 def test_an_operation_authorised_by_an_action_of_another_name() -> None:
@@ -142,6 +142,10 @@ def test_a_signing_name_of_another_namespace_is_not_taken() -> None:
 def test_a_model_without_an_iam_service_is_unmapped_with_why(source: str, name: str, said: str) -> None:
     mapping = map_event(source, name)
     assert (mapping.status, mapping.rule, mapping.actions) == ("unmapped", "unknown-service", ())
+    if sources.host_service(event_host(source)) is None:
+        # botocore releases drop retired services' models (1.44 has no iotevents): then only the prefix is
+        # missing, and the reason says that much
+        said = "no IAM service prefix"
     assert said in mapping.reason
 
 

@@ -153,6 +153,13 @@ def test_lambda_names_partial_arns_and_qualifiers() -> None:
     assert resources_of(call("lambda", "Invoke", {"functionName": other}))["lambda:InvokeFunction"] == {other}
 
 
+def test_a_layer_version_named_by_its_arn() -> None:
+    # GetLayerVersionByArn needs lambda:GetLayerVersion (the reference data says so) on the version it names.
+    layer = "arn:aws:lambda:us-east-1:444455556666:layer:deps:3"
+    got = resources_of(call("lambda", "GetLayerVersionByArn", {"arn": layer}))
+    assert got == {"lambda:GetLayerVersion": {layer}}
+
+
 def test_role_names_get_their_path_from_the_warehouse_or_any_path() -> None:
     known = Known.from_arns([f"arn:aws:iam::{ACCOUNT}:role/service-role/app"])
     assert resources_of(call("iam", "GetRole", {"roleName": "app"}, known=known)) == {
@@ -199,9 +206,10 @@ def test_calls_naming_nothing_of_a_known_kind_act_on_all_of_it_in_the_account() 
 
 
 def test_unreadable_resources_fall_back_to_star_for_that_action_only() -> None:
-    # No extractor knows Redshift's request fields, and the call recorded no resources[].
+    # The call recorded no resources[], and its request names the cluster in no field that Redshift's model
+    # has (no hand-written extractor either): nothing can be read, so "*", reported as a fallback.
     grants = grants_for(
-        call("redshift", "DeleteCluster", {"clusterIdentifier": "warehouse"}),
+        call("redshift", "DeleteCluster", {"clusterName": "warehouse"}),
         ("redshift:DeleteCluster", "redshift:DescribeClusters"),
     )
     by_action = {g.action: g for g in grants}
@@ -211,6 +219,17 @@ def test_unreadable_resources_fall_back_to_star_for_that_action_only() -> None:
     )
     assert "no resource of type cluster" in by_action["redshift:DeleteCluster"].note
     assert by_action["redshift:DescribeClusters"].note.startswith("redshift:DescribeClusters: ")
+
+
+def test_services_without_an_extractor_are_scoped_by_the_resolver() -> None:
+    # The model's member (ClusterIdentifier, recorded as clusterIdentifier) fills ${ClusterName}.
+    [grant] = grants_for(
+        call("redshift", "DeleteCluster", {"clusterIdentifier": "warehouse"}), ("redshift:DeleteCluster",)
+    )
+    assert (grant.resource, grant.kind) == (
+        f"arn:aws:redshift:{REGION}:{ACCOUNT}:cluster:warehouse",
+        "resource",
+    )
 
 
 def test_actions_without_resource_types_get_star() -> None:

@@ -34,7 +34,7 @@ from typing import Any
 
 from trailsmith.actions.mapping import map_event
 from trailsmith.actions.reference import ResourceType, action_info
-from trailsmith.actions.reference import _arn_formats as reference_formats
+from trailsmith.actions.reference import arn_formats as reference_formats
 from trailsmith.policy.arns import CONTEXT_VARIABLES, build, literal, matches_format, split_arn, variables
 from trailsmith.policy.extract.base import Call, Ref, ServiceSpec, from_resources, loads
 from trailsmith.policy.extract.models import Member, Operation, find, operations

@@ -18,6 +18,7 @@ from trailsmith.policy.extract.base import (
     Ref,
     ServiceSpec,
     arn_ref,
+    arns_in,
     from_resources,
     is_arn,
     pattern_ref,
@@ -109,6 +110,7 @@ def _instance_connect(call: Call) -> Iterator[Ref]:
 
 
 def _lambda(call: Call) -> Iterator[Ref]:
+    yield from arns_in(call, "arn")  # GetLayerVersionByArn names the layer version by its ARN
     value = call.get("functionName")
     if value is None:
         return
@@ -371,7 +373,11 @@ SPECS: dict[str, ServiceSpec] = {
     ),
     "ec2-instance-connect": ServiceSpec(("instanceId",), _instance_connect, frozenset(), resources=False),
     "lambda": ServiceSpec(
-        ("functionName", "qualifier"), _lambda, frozenset({"lambda:function"}), resources=False
+        ("functionName", "qualifier", "arn"),
+        _lambda,
+        frozenset({"lambda:function"}),
+        resources=False,
+        only={"arn": ("GetLayerVersionByArn",)},
     ),
     "ecs": ServiceSpec(
         ("cluster", "clusters", "service", "services", "family", "taskDefinition"),

@@ -2,7 +2,10 @@
 
 Each module of this package declares ``SPECS`` for the services it knows; this module is the one place
 that gathers them (a host declared twice is an error), so adding a service is adding it to a module's
-``SPECS``, or a module here and to :data:`MODULES`.
+``SPECS``, or a module here and to :data:`MODULES`. Those hand-written extractors are for the services
+whose requests are irregular (S3 keys, EC2 item sets, IAM paths, KMS aliases, RDS lower-casing ...); every
+other service that botocore's models know gets its spec from the data-driven resolver
+(:func:`spec_for`, :mod:`trailsmith.policy.extract.generic`).
 
 >>> specs()["s3"].fields[:2]
 ('bucketName', 'key')
@@ -13,7 +16,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Mapping
 
-from trailsmith.policy.extract import data, infra, platform
+from trailsmith.policy.extract import data, generic, infra, models, platform
 from trailsmith.policy.extract.base import ServiceSpec
 from trailsmith.policy.passrole import passrole_paths
 
@@ -33,10 +36,27 @@ def specs() -> Mapping[str, ServiceSpec]:
     return table
 
 
+@functools.cache
+def spec_for(host: str) -> ServiceSpec | None:
+    """The spec of ``host``: its hand-written one, else the resolver's when botocore knows the host and
+    the resolver reads any request field of it; None otherwise (then only ``resources[]`` names resources).
+
+    >>> spec_for("s3") is specs()["s3"], spec_for("cloudfront").extract is generic.extract
+    (True, True)
+    """
+    hand = specs().get(host)
+    if hand is not None:
+        return hand
+    if host not in models.hosts():
+        return None
+    made = generic.spec(host)
+    return made if made.fields else None
+
+
 def request_paths(host: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every request field the SQL must pull for ``host``, the extractor's and the PassRole rules', each with
     the event name prefixes that carry it (empty: every call of the service)."""
-    spec = specs().get(host)
+    spec = spec_for(host)
     paths: dict[str, tuple[str, ...] | None] = {}
     for path in spec.fields if spec is not None else ():
         paths[path] = tuple(spec.only.get(path, ())) if spec is not None else ()
