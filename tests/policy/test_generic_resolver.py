@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from trailsmith.policy.extract.models import find, operation_name
 from trailsmith.policy.extract.resolver_coverage import Report, run
 
 ACCOUNT = "111122223333"
+WHERE = ("aws", "us-east-1", ACCOUNT)  # partition, region, account of the event
 OTHER = "444455556666"
 EVENT = ("aws", "us-east-1", ACCOUNT)
 
@@ -315,3 +317,13 @@ def test_every_resolved_arn_has_its_actions_format(report: Report) -> None:
         formats = [f for t in info.resource_types for f in generic.alternatives(t.arn)]
         bad += [(case, arn) for arn in case.arns if not any(matches_format(arn, f) for f in formats)]
     assert bad == []
+
+
+def test_a_call_naming_too_many_resources_gets_none_rather_than_some() -> None:
+    # A policy listing 64 of 65 repositories would deny the call: none, with the reason, so "*" is granted.
+    names = [f"repo{i}" for i in range(generic.MAX_ARNS + 1)]
+    fields = {"repositoryNames": json.dumps(names)}
+    [few] = generic.resolve("codecommit", "BatchGetRepositories", {"repositoryNames": '["a", "b"]'}, *WHERE)
+    assert few.arns == tuple(f"arn:aws:codecommit:us-east-1:{ACCOUNT}:{n}" for n in ("a", "b"))
+    [many] = generic.resolve("codecommit", "BatchGetRepositories", fields, *WHERE)
+    assert many.arns == () and f"more than {generic.MAX_ARNS}" in many.reason

@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -39,7 +40,8 @@ from trailsmith.policy.arns import CONTEXT_VARIABLES, build, literal, matches_fo
 from trailsmith.policy.extract.base import Call, Ref, ServiceSpec, from_resources, loads
 from trailsmith.policy.extract.models import Member, Operation, find, operations
 
-#: At most this many ARNs per format and call: lists of names multiply (``AlarmNames`` x ...).
+#: At most this many ARNs per format and call: lists of names multiply (``AlarmNames`` x ...). A call that
+#: names more gets none (``"*"``, reported), never a cut list: a policy missing some of them would deny.
 MAX_ARNS = 64
 
 #: Member name endings that say what kind of identifier a member holds; compared between a variable and a
@@ -505,8 +507,10 @@ def _fill(shape: Shape, fields: Mapping[str, str], event: _Event) -> tuple[list[
             names = ", ".join(path for path, _ in slot.paths)
             return [], f"the request has no value for ${{{slot.variable}}} ({names})"
         options.append(list(dict.fromkeys(found)))
+    if math.prod(len(found) for found in options) > MAX_ARNS:
+        return [], f"the request names more than {MAX_ARNS} resources of this type"
     out: list[str] = []
-    for combination in itertools.islice(itertools.product(*options), MAX_ARNS):
+    for combination in itertools.product(*options):
         regions = {r for _, r, a in combination if a or r}
         accounts = {a for _, r, a in combination if a or r}
         if len(regions) > 1 or len(accounts) > 1:
@@ -521,8 +525,10 @@ def _fill(shape: Shape, fields: Mapping[str, str], event: _Event) -> tuple[list[
             slot.variable: literal(v) for slot, (v, _, _) in zip(shape.slots, combination, strict=True)
         }
         arn = build(shape.fmt, filled)
-        if matches_format(arn, shape.fmt):
-            out.append(arn)
+        if not matches_format(arn, shape.fmt):
+            # all or nothing: the call needed every resource it named, and this one has no valid ARN
+            return [], f"{arn} does not fit the ARN format {shape.fmt}"
+        out.append(arn)
     if out:
         return out, "from " + ", ".join(path for slot in shape.slots for path, _ in slot.paths)
     return out, "the request's values do not fit the ARN format"
