@@ -48,7 +48,7 @@ __all__ = [
 Status = Literal["mapped", "no_permission", "unmapped"]
 
 #: An API version appended to the operation name: ``20150331``, ``20150331v2``, ``2020_05_31``.
-_VERSION_SUFFIX = re.compile(r"^(?P<base>[A-Za-z]+?)(?:19|20)\d\d(?:_?\d\d){2}(?:v\d+)?$")
+VERSION_SUFFIX = re.compile(r"^(?P<base>[A-Za-z]+?)(?:19|20)\d\d(?:_?\d\d){2}(?:v\d+)?$")
 
 _HOST_SUFFIXES = (".amazonaws.com", ".amazonaws.com.cn")
 
@@ -154,7 +154,7 @@ def map_event(event_source: str, event_name: str) -> ActionMapping:
     found = _resolve(keys, prefix, event_name)
     if found is not None:
         return found
-    match = _VERSION_SUFFIX.match(event_name)
+    match = VERSION_SUFFIX.match(event_name)
     if match:
         stripped = _resolve(keys, prefix, match["base"])
         if stripped is not None and stripped.status == "mapped":

@@ -17,16 +17,22 @@ so that :mod:`trailsmith.actions.mapping` reports the event ``unmapped`` with it
   GetLayerVersionByArn API". Only that wording is read (:data:`_ALSO_SUPPORTS`); a name claimed by two
   actions, or that is an action itself, is rejected with the reason.
 
-Everything is loaded on first use and kept (botocore's ~420 models take ~3 s; the mapping only needs them
-for hosts that are neither IAM prefixes nor overrides).
+Everything is loaded on first use and kept: botocore's ~450 models are indexed from the heads of their
+files (:func:`model_metadata`, well under a second), and only for hosts that are neither IAM prefixes nor
+overrides. The policy resolver (:mod:`trailsmith.policy.extract.models`) reads the same index.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import gzip
+import json
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from trailsmith.actions import reference as iamref
 from trailsmith.actions import rules
@@ -37,9 +43,11 @@ __all__ = [
     "HostService",
     "botocore_services",
     "host_service",
+    "model_metadata",
     "operation_aliases",
     "reference_prefix",
     "rejected_aliases",
+    "service_operations",
 ]
 
 #: The one wording of an alias note: "also supports GetLayerVersionByArn API", "also supports the A and B
@@ -67,7 +75,6 @@ class BotocoreService:
     #: The SigV4 signing name; empty when the model names none (it then signs as its endpoint prefix).
     signing_name: str
     service_id: str
-    operations: frozenset[str]
 
 
 @dataclass(frozen=True)
@@ -92,25 +99,70 @@ class Alias:
 
 
 @functools.cache
-def botocore_services() -> tuple[BotocoreService, ...]:
-    """Every service model of the installed botocore (latest API version), by botocore name."""
+def _loader() -> Any:
     from botocore.loaders import create_loader  # heavy import, only when a host needs it
 
-    loader = create_loader()
+    return create_loader()
+
+
+@functools.cache
+def botocore_services() -> tuple[BotocoreService, ...]:
+    """Every service model of the installed botocore (latest API version), by botocore name."""
     found: list[BotocoreService] = []
-    for name in sorted(loader.list_available_services("service-2")):
-        model = loader.load_service_model(name, "service-2")
-        metadata = model["metadata"]
+    for name in sorted(_loader().list_available_services("service-2")):
+        metadata = model_metadata(name)
         found.append(
             BotocoreService(
                 name=name,
                 endpoint_prefix=str(metadata["endpointPrefix"]).lower(),
                 signing_name=str(metadata.get("signingName") or ""),
                 service_id=str(metadata.get("serviceId") or ""),
-                operations=frozenset(model["operations"]),
             )
         )
     return tuple(found)
+
+
+def service_operations(name: str) -> frozenset[str]:
+    """The operations of botocore's model ``name`` (its latest API version); loads the whole model."""
+    return frozenset(_loader().load_service_model(name, "service-2")["operations"])
+
+
+def model_metadata(service: str) -> dict[str, Any]:
+    """The ``metadata`` object of a service's latest model, read from the head of its file.
+
+    Every model file starts with its metadata, so reading a few kilobytes of each is enough to index all
+    ~450 models in a fraction of a second, where loading them whole takes seconds and keeps them all in
+    memory (botocore's loader caches what it loads). A file whose head does not hold the whole object is
+    loaded the ordinary way.
+
+    >>> model_metadata("efs")["endpointPrefix"]
+    'elasticfilesystem'
+    """
+    loader = _loader()
+    version = loader.determine_latest_version(service, "service-2")
+    for root in loader.search_paths:
+        base = os.path.join(root, service, version, "service-2.json")
+        for path, opener in ((base + ".gz", gzip.open), (base, open)):
+            if os.path.exists(path):
+                with opener(path, "rb") as handle:
+                    head = handle.read(_HEAD_BYTES).decode("utf-8", "replace")
+                found = _METADATA.search(head)
+                if found is not None:
+                    with contextlib.suppress(ValueError):
+                        value, _ = json.JSONDecoder().raw_decode(head, found.end() - 1)
+                        if isinstance(value, dict):
+                            return value
+                break
+    metadata: dict[str, Any] = loader.load_service_model(service, "service-2")["metadata"]
+    return metadata
+
+
+_HEAD_BYTES = 8192
+_METADATA = re.compile(r'"metadata"\s*:\s*\{')
+
+
+_HEAD_BYTES = 8192
+_METADATA = re.compile(r'"metadata"\s*:\s*\{')
 
 
 def _spelling(name: str) -> str:

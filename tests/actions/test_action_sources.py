@@ -97,7 +97,7 @@ def test_every_accepted_alias_is_an_operation_botocore_knows() -> None:
     for service in sources.botocore_services():
         prefix = iam_prefix(f"{service.endpoint_prefix}.amazonaws.com")
         if prefix:
-            operations.setdefault(prefix, set()).update(service.operations)
+            operations.setdefault(prefix, set()).update(sources.service_operations(service.name))
     found = {}
     for prefix in sorted(iamref.service_prefixes()):
         for name, alias in sources.operation_aliases(prefix).items():
@@ -177,7 +177,7 @@ def test_every_host_botocore_names_maps_to_existing_actions_or_nothing() -> None
         for host in {service.endpoint_prefix, service.name}:
             prefix = iam_prefix(f"{host}.amazonaws.com")
             assert prefix is None or iamref.service_exists(prefix), host
-            for operation in sorted(service.operations):
+            for operation in sorted(sources.service_operations(service.name)):
                 mapping = map_event(f"{host}.amazonaws.com", operation)
                 assert all(iamref.action_exists(a) for a in mapping.actions), (host, operation, mapping)
                 assert mapping.reason, (host, operation)

@@ -11,22 +11,20 @@ Nothing is loaded at import time; the host index reads every service model once 
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import gzip
-import json
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from trailsmith.actions.mapping import VERSION_SUFFIX
+from trailsmith.actions.sources import model_metadata
 
 #: Nested structures deeper than this are configuration, not names of the resource the call acts on.
 MAX_DEPTH = 3
 
 #: An API version appended to the operation name in ``eventName``: ``GetDistribution2020_05_31``,
 #: ``UpdateFunctionConfiguration20150331v2``.
-_VERSIONED = re.compile(r"^(?P<base>[A-Za-z]+?)(?:19|20)\d\d(?:_?\d\d){2}(?:v\d+)?$")
 
 #: A leading version segment of a request URI (``/2015-03-31/functions/...``, API Gateway v2's ``/v2``),
 #: which path-shaped ARNs do not carry.
@@ -76,7 +74,7 @@ def operation_name(event_name: str) -> str:
     >>> operation_name("GetDistribution2020_05_31")
     'GetDistribution'
     """
-    match = _VERSIONED.match(event_name)
+    match = VERSION_SUFFIX.match(event_name)
     return match["base"] if match else event_name
 
 
@@ -93,48 +91,18 @@ def hosts() -> Mapping[str, tuple[str, ...]]:
     loader = _loader()
     table: dict[str, list[str]] = {}
     for service in sorted(loader.list_available_services("service-2")):
-        metadata = _metadata(service)
+        metadata = model_metadata(service)
         names = {metadata.get("endpointPrefix"), metadata.get("signingName")}
         for name in sorted(n for n in names if n):
             table.setdefault(name, []).append(service)
     return {host: tuple(services) for host, services in table.items()}
 
 
-def _metadata(service: str) -> dict[str, Any]:
-    """The ``metadata`` object of a service's latest model, read from the head of its file.
-
-    Every model file starts with its metadata, so reading a few kilobytes of each is enough to index all
-    ~450 models in a fraction of a second, where loading them whole takes seconds and keeps them all in
-    memory (botocore's loader caches what it loads). A file whose head does not hold the whole object is
-    loaded the ordinary way.
-    """
-    loader = _loader()
-    version = loader.determine_latest_version(service, "service-2")
-    for root in loader.search_paths:
-        base = os.path.join(root, service, version, "service-2.json")
-        for path, opener in ((base + ".gz", gzip.open), (base, open)):
-            if os.path.exists(path):
-                with opener(path, "rb") as handle:
-                    head = handle.read(_HEAD_BYTES).decode("utf-8", "replace")
-                found = _METADATA.search(head)
-                if found is not None:
-                    with contextlib.suppress(ValueError):
-                        value, _ = json.JSONDecoder().raw_decode(head, found.end() - 1)
-                        if isinstance(value, dict):
-                            return value
-                break
-    metadata: dict[str, Any] = loader.load_service_model(service, "service-2")["metadata"]
-    return metadata
-
-
-_HEAD_BYTES = 8192
-_METADATA = re.compile(r'"metadata"\s*:\s*\{')
-
-
 def endpoint_hosts() -> tuple[str, ...]:
     """Every host that is some model's endpoint prefix: the eventSources botocore's operations have."""
     found = {
-        _metadata(service)["endpointPrefix"] for service in _loader().list_available_services("service-2")
+        model_metadata(service)["endpointPrefix"]
+        for service in _loader().list_available_services("service-2")
     }
     return tuple(sorted(found))
 
