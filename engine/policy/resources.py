@@ -23,8 +23,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from trailsmith.actions.reference import ActionInfo, ResourceType, action_info
-from trailsmith.policy.arns import build, matches_format
-from trailsmith.policy.extract.base import Call, Ref, from_resources
+from trailsmith.policy.arns import build
+from trailsmith.policy.extract.base import Call, Ref, from_resources, type_of
 from trailsmith.policy.extract.registry import spec_for
 
 #: Resource types an action creates with an identifier the service assigns, so no request can name them.
@@ -85,15 +85,6 @@ def grants_for(call: Call, actions: Iterable[str], refs: list[Ref] | None = None
     return out
 
 
-def _type_of(ref: Ref, types: tuple[ResourceType, ...]) -> ResourceType | None:
-    for resource_type in types:
-        if not resource_type.arn:
-            continue
-        if ref.fmt == resource_type.arn or (not ref.fmt and matches_format(ref.arn, resource_type.arn)):
-            return resource_type
-    return None
-
-
 def _extends(resource_type: ResourceType, matched: set[str], types: tuple[ResourceType, ...]) -> bool:
     """Whether a matched type's ARN extends this one's (an index ARN stands in for its table)."""
     base = resource_type.arn
@@ -110,7 +101,7 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
     for found in refs:
         if found.actions and action not in found.actions:
             continue
-        resource_type = _type_of(found, types)
+        resource_type = type_of(found, types)
         if resource_type is not None:
             matched.add(resource_type.name)
             kind = "pattern" if "*" in found.arn.replace("${*}", "") else "resource"

@@ -71,15 +71,15 @@ def parse_time(
         start = datetime(text.year, text.month, text.day, tzinfo=timezone.utc)
         return start + timedelta(days=1) if end else start
     relative = _RELATIVE.match(text.strip())
-    if relative:
-        amount = int(relative.group(1))
-        span = timedelta(days=amount) if relative.group(2) == "d" else timedelta(hours=amount)
-        return (now or datetime.now(timezone.utc)) - span
     try:
+        if relative:
+            amount = int(relative.group(1))
+            span = timedelta(days=amount) if relative.group(2) == "d" else timedelta(hours=amount)
+            return (now or datetime.now(timezone.utc)) - span
         if len(text.strip()) == 10:
             return parse_time(date.fromisoformat(text.strip()), end=end)
         return parse_time(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: before year 1 or after 9999 (99999999d, 9999-12-31)
         raise PolicyError(
             f"{text!r} is not a time",
             hint="Give a date (2024-08-01), a UTC time (2024-08-01T12:00:00Z) or 7d / 12h",
@@ -122,21 +122,25 @@ class Layout:
 
 @functools.cache
 def layout(generated: tuple[str, ...] = ()) -> Layout:
-    """The fields of the hand-written extractors and the PassRole rules, and of the ``generated`` hosts."""
+    """The fields of the hand-written extractors and the PassRole rules, and those the resolver reads for the
+    ``generated`` hosts (all of a host's for a service without an extractor, where it fills in for one with
+    one: :mod:`trailsmith.policy.extract.layered`)."""
     every = set(specs()) | set(PASSROLE_RULES) | set(generated)
     hosts = sorted(every, key=lambda h: (h not in _BUSIEST, _rank(h), h))
-    return Layout({host: request_paths(host) for host in hosts if request_paths(host)})
+    paths = {host: request_paths(host, resolver=host in generated) for host in hosts}
+    return Layout({host: found for host, found in paths.items() if found})
 
 
 def generated_hosts(event_sources: Iterable[str]) -> tuple[str, ...]:
-    """Of a warehouse's eventSources, the hosts whose spec the resolver makes (sorted): only those are added
-    to the SQL, so that its ``CASE`` does not grow with every service botocore knows.
+    """Of a warehouse's eventSources, the hosts whose request fields the resolver reads (sorted): only those
+    are added to the SQL, so that its ``CASE`` does not grow with every service botocore knows, and the
+    resolver's fields of a hand-written service are pulled only where the warehouse has its calls.
 
     >>> generated_hosts(["s3.amazonaws.com", "cloudfront.amazonaws.com", "signin.amazonaws.com"])
-    ('cloudfront',)
+    ('cloudfront', 's3')
     """
     hosts = {event_host(source) for source in event_sources if source}
-    return tuple(sorted(h for h in hosts if h and h not in specs() and spec_for(h) is not None))
+    return tuple(sorted(h for h in hosts if h and spec_for(h) is not None))
 
 
 def fields(host: str, row: dict[str, object]) -> dict[str, str]:
@@ -175,13 +179,29 @@ def _slot(index: int, shape: Layout) -> str:
 
 def _packed(shape: Layout) -> str:
     """All request fields of a row's service as one list: each row's JSON is parsed once, whatever the
-    number of fields, and the grouping has one column for them (DuckDB; Spark gets the slots)."""
+    number of fields, and the grouping has one column for them (DuckDB; Spark gets the slots).
+
+    A host's trailing fields that only some calls carry (the resolver's, where it fills in for an
+    extractor) are extracted for those calls only: the list of other calls stops before them.
+    """
     whens = []
     for host, paths in shape.paths.items():
-        listed = ", ".join(_json_path(path) for path, _ in paths)
-        whens.append(
-            f"WHEN eventSource = {_source(host)} THEN json_extract_string(requestParameters, [{listed}])"
-        )
+        always = len(paths)
+        while always and paths[always - 1][1]:
+            always -= 1
+        extract = "json_extract_string(requestParameters, [{}])"
+        if always < len(paths):
+            names = sorted({name for _, prefixes in paths[always:] for name in prefixes})
+            if not all(re.fullmatch(r"[A-Za-z0-9_]+", name) for name in names):
+                raise ValueError(f"event names of {host} that are not plain words: {names}")
+            listed = ", ".join(_json_path(path) for path, _ in paths)
+            whens.append(
+                f"WHEN eventSource = {_source(host)} AND regexp_matches(eventName, '^(?:{'|'.join(names)})') "
+                f"THEN {extract.format(listed)}"
+            )
+        if always:
+            listed = ", ".join(_json_path(path) for path, _ in paths[:always])
+            whens.append(f"WHEN eventSource = {_source(host)} THEN {extract.format(listed)}")
     return f"CASE {' '.join(whens)} END AS fields"
 
 
@@ -217,7 +237,7 @@ class Filters:
     window: Window = Window()
     accounts: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
-    #: hosts in the warehouse whose spec comes from the resolver (:func:`generated_hosts`): their request
+    #: hosts in the warehouse whose request fields the resolver reads (:func:`generated_hosts`): those
     #: fields are pulled too; the hand-written extractors' always are
     generated: tuple[str, ...] = ()
 

@@ -19,8 +19,9 @@ WHERE = ("aws", "us-east-1", ACCOUNT)  # partition, region, account of the event
 OTHER = "444455556666"
 EVENT = ("aws", "us-east-1", ACCOUNT)
 
-#: The share of required resource types resolved right, measured (77.3%), rounded down.
-FLOOR = 0.77
+#: The share of required resource types resolved right, as policies are made (hand-written extractors with
+#: the resolver filling in), measured (83.3%), rounded down.
+FLOOR = 0.83
 
 
 def arns(host: str, name: str, request: dict[str, Any], actions: tuple[str, ...] | None = None) -> set[str]:
@@ -207,6 +208,60 @@ def test_traps(host: str, name: str, request_: dict[str, Any], expected: set[str
     assert arns(host, name, request_) == expected
 
 
+@pytest.mark.parametrize(
+    ("host", "name", "request_", "resource_type", "expected"),
+    [
+        # a bot version is not the bot's name twice: every version of the named bot
+        pytest.param(
+            "models.lex",
+            "GetBotVersions",
+            {"name": "OrderBot"},
+            "bot version",
+            f"arn:aws:lex:us-east-1:{ACCOUNT}:bot:OrderBot:*",
+            id="lex-versions",
+        ),
+        # a stack's ARN ends in the id CloudFormation gave it; the request names the stack
+        pytest.param(
+            "cloudformation",
+            "DeleteStack",
+            {"stackName": "web"},
+            "stack",
+            f"arn:aws:cloudformation:us-east-1:{ACCOUNT}:stack/web/*",
+            id="stack-id",
+        ),
+        # a create call names the parent; the child's id does not exist yet
+        pytest.param(
+            "connect",
+            "CreateQuickConnect",
+            {"instanceId": "inst-1", "name": "escalate"},
+            "quick-connect",
+            f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/inst-1/transfer-destination/*",
+            id="created-child",
+        ),
+    ],
+)
+def test_assigned_ids(
+    host: str, name: str, request_: dict[str, Any], resource_type: str, expected: str
+) -> None:
+    """Ids the service assigns are ``*`` when the request names the rest, and only then."""
+    found = [
+        i
+        for i in generic.resolve(host, name, generic.flat(request_), *EVENT)
+        if i.resource_type == resource_type
+    ]
+    assert [item.arns for item in found] == [(expected,)]
+    assert "not in the request: *" in found[0].reason
+
+
+def test_assigned_id_needs_a_name() -> None:
+    # nothing the request names is in the ARN: no pattern of the whole account
+    (item,) = generic.resolve("lightsail", "DeleteKeyPair", {"keyPairName": "k"}, *EVENT)
+    assert item.arns == ()
+    # an optional type (the queue a quick connect may transfer to) is not assumed involved
+    found = generic.resolve("connect", "CreateQuickConnect", {"instanceId": "i", "name": "q"}, *EVENT)
+    assert {i.resource_type for i in found if i.arns} == {"quick-connect"}
+
+
 def test_layer_version_by_arn() -> None:
     # the mapping has no rule for GetLayerVersionByArn yet; the call needs lambda:GetLayerVersion
     layer = f"arn:aws:lambda:eu-west-1:{OTHER}:layer:geo:7"
@@ -222,8 +277,6 @@ def test_layer_version_by_arn() -> None:
         ),
         # CreateCampaign's name is the campaign's, not the signal catalog's it uses
         pytest.param("iotfleetwise", "CreateCampaign", {"name": "c"}, "signalcatalog", id="fleetwise"),
-        # a bot version is not the bot's name twice
-        pytest.param("models.lex", "GetBotVersions", {"name": "OrderBot"}, "bot version", id="lex-version"),
         # a partial or qualified function ARN does not fit the function's format: "*" rather than a guess
         pytest.param(
             "lambda", "GetFunction", {"functionName": f"{ACCOUNT}:function:f"}, "function", id="partial"
@@ -313,6 +366,8 @@ def test_coverage(report: Report) -> None:
 def test_every_resolved_arn_has_its_actions_format(report: Report) -> None:
     bad = []
     for case in report.cases:
+        if case.outcome == "extractor":
+            continue  # hand-written extractors tag what they build with its format (qualified functions)
         info = action_info(case.action)
         formats = [f for t in info.resource_types for f in generic.alternatives(t.arn)]
         bad += [(case, arn) for arn in case.arns if not any(matches_format(arn, f) for f in formats)]

@@ -1,7 +1,8 @@
 """The long tail of services, end to end: calls that name their one resource get that resource.
 
 Services without a hand-written extractor get their resources from the data-driven resolver
-(:mod:`trailsmith.policy.extract.generic`): the records below are written as CloudTrail writes them
+(:mod:`trailsmith.policy.extract.generic`), which also fills in where an extractor reads nothing
+(:mod:`trailsmith.policy.extract.layered`): the records below are written as CloudTrail writes them
 (member names with a lower-case first letter, API-version suffixes on CloudFront's event names), ingested
 into a warehouse, and turned into a policy. Every action must be scoped to the exact ARN the request
 named, never ``"*"``; a call that names no resource (a list call) keeps ``"*"`` as what it is.
@@ -17,6 +18,7 @@ import pytest
 
 import trailsmith
 from helpers.events import ACCOUNT, event
+from trailsmith.policy.extract.base import Call
 from trailsmith.policy.extract.registry import spec_for, specs
 from trailsmith.policy.generator import generate
 from trailsmith.policy.usage import generated_hosts
@@ -103,6 +105,34 @@ CALLS: list[tuple[str, str, dict[str, object], str, str, str]] = [
     ),
 ]
 
+#: Calls to services with a hand-written extractor that does not read what these name: the resolver fills in
+FILLED_IN: list[tuple[str, str, dict[str, object], str, str, str]] = [
+    (
+        "lambda.amazonaws.com",
+        "GetLayerVersion20181031",
+        {"layerName": "geo", "versionNumber": 7},
+        REGION,
+        "lambda:GetLayerVersion",
+        f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:geo:7",
+    ),
+    (
+        "monitoring.amazonaws.com",
+        "GetMetricStream",
+        {"name": "to-firehose"},
+        REGION,
+        "cloudwatch:GetMetricStream",
+        f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:metric-stream/to-firehose",
+    ),
+    (
+        "events.amazonaws.com",
+        "DescribeArchive",
+        {"archiveName": "orders"},
+        REGION,
+        "events:DescribeArchive",
+        f"arn:aws:events:{REGION}:{ACCOUNT}:archive/orders",
+    ),
+]
+
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -118,11 +148,11 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
             eventCategory="Management",
             managementEvent=True,
         )
-        for number, (source, name, request, region, _, _) in enumerate(CALLS)
+        for number, (source, name, request, region, _, _) in enumerate(CALLS + FILLED_IN)
     ]
     records.append(
         event(
-            len(CALLS),
+            len(CALLS + FILLED_IN),
             eventSource="cloudfront.amazonaws.com",
             eventName="ListDistributions2020_05_31",
             requestParameters=None,
@@ -134,7 +164,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with gzip.open(root / "calls.json.gz", "wt") as handle:
         json.dump({"Records": records}, handle)
     report = trailsmith.ingest([str(root / "calls.json.gz")], root / "wh", workers=1)
-    assert report.events_new == len(CALLS) + 1 and report.quarantined == 0
+    assert report.events_new == len(CALLS + FILLED_IN) + 1 and report.quarantined == 0
     return root / "wh"
 
 
@@ -143,19 +173,40 @@ def test_every_named_resource_is_scoped(warehouse: Path) -> None:
     granted = {
         (action, resource) for s in policy.statements for action in s.actions for resource in s.resources
     }
-    expected = {(action, arn) for *_, action, arn in CALLS}
+    expected = {(action, arn) for *_, action, arn in CALLS + FILLED_IN}
     assert expected <= granted
     assert policy.fallbacks == ()
     assert ("cloudfront:ListDistributions", "*") in granted  # a list call names nothing: "*" as what it is
-    assert {resource for _, resource in granted} == {arn for *_, arn in CALLS} | {"*"}
+    assert {resource for _, resource in granted} == {arn for *_, arn in CALLS + FILLED_IN} | {"*"}
 
 
-def test_the_resolver_serves_only_services_without_an_extractor(warehouse: Path) -> None:
+def test_the_resolver_serves_every_service_and_fills_in_for_extractors(warehouse: Path) -> None:
     hosts = {source.removesuffix(".amazonaws.com") for source, *_ in CALLS}
     assert not hosts & set(specs())  # none of these has a hand-written extractor
-    assert set(generated_hosts([f"{h}.amazonaws.com" for h in hosts] + ["s3.amazonaws.com"])) == hosts
+    filled = {source.removesuffix(".amazonaws.com") for source, *_ in FILLED_IN}
+    assert filled <= set(specs())
+    sources = [f"{h}.amazonaws.com" for h in hosts | filled] + ["s3.amazonaws.com", "signin.amazonaws.com"]
+    assert set(generated_hosts(sources)) == hosts | filled | {"s3"}
+    # S3's requests do not use botocore's member names: its extractor stays alone
     assert spec_for("s3") is specs()["s3"]
     assert spec_for("not-a-service") is None
+    lambda_spec = spec_for("lambda")
+    assert lambda_spec is not None and lambda_spec is not specs()["lambda"]
+    # the resolver's fields are pulled only for the operations it fills in for, after the extractor's
+    assert lambda_spec.fields[: len(specs()["lambda"].fields)] == specs()["lambda"].fields
+    assert "GetLayerVersion" in lambda_spec.only["layerName"]
+    assert "Invoke" not in lambda_spec.only["layerName"]
+
+
+def test_the_extractor_wins_where_it_names_something() -> None:
+    # a DynamoDB query on an index is authorised on the index alone; the resolver must not add the table
+    call = Call(
+        "dynamodb", "Query", "aws", ACCOUNT, REGION, ROLE, {"tableName": "orders", "indexName": "by-day"}
+    )
+    spec = spec_for("dynamodb")
+    assert spec is not None
+    arns = {ref.arn for ref in spec.extract(call)}
+    assert arns == {f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/orders/index/by-day"}
 
 
 def test_explain_says_where_each_resource_came_from(warehouse: Path) -> None:

@@ -23,7 +23,8 @@ from typing import Any
 
 import orjson
 
-from trailsmith.policy.arns import arn_format, build, literal, split_arn
+from trailsmith.actions.reference import ResourceType
+from trailsmith.policy.arns import arn_format, build, literal, matches_format, split_arn
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,10 @@ class ServiceSpec:
     #: each as required (Bedrock's kinds of model, a listener of each kind of load balancer): once one of a
     #: group is named, the others are not needed
     alternatives: tuple[frozenset[str], ...] = ()
+    #: whether CloudTrail records this service's requests with botocore's member names, so that the generic
+    #: resolver may fill in what the extractor leaves (:mod:`trailsmith.policy.extract.layered`); False for
+    #: EC2's query shapes (``instancesSet.items``) and S3's ``bucketName``/``key``
+    models_match: bool = True
 
 
 def loads(text: str) -> Any:
@@ -268,3 +273,14 @@ def from_resources(call: Call, types: Iterable[str] | None = None) -> Iterator[R
     for arn, kind, _prefix in call.resources:
         if arn and (wanted is None or kind in wanted):
             yield arn_ref(arn)
+
+
+def type_of(ref: Ref, types: Iterable[ResourceType]) -> ResourceType | None:
+    """The resource type ``ref`` is of: the one it was built for, or for an ARN AWS wrote, the first whose
+    format it has."""
+    for resource_type in types:
+        if not resource_type.arn:
+            continue
+        if ref.fmt == resource_type.arn or (not ref.fmt and matches_format(ref.arn, resource_type.arn)):
+            return resource_type
+    return None

@@ -328,6 +328,7 @@ SPECS: dict[str, ServiceSpec] = {
         frozenset({"s3:bucket", "s3:object"}),
         resources=False,
         only={"x-amz-copy-source": tuple(sorted(_COPIES))},
+        models_match=False,
     ),
     "dynamodb": ServiceSpec(
         ("tableName", "indexName", "requestItems"),

@@ -476,19 +476,30 @@ class _Event:
     account: str
 
 
-def _fill(shape: Shape, fields: Mapping[str, str], event: _Event) -> tuple[list[str], str]:
-    """ARNs of one format by URI or by name, and where they came from (or why there are none)."""
+def _fill(
+    shape: Shape, fields: Mapping[str, str], event: _Event, *, assigned: bool = False
+) -> tuple[list[str], str]:
+    """ARNs of one format by URI or by name, and where they came from (or why there are none).
+
+    With ``assigned``, variables no member names (ids the service assigns: a stack's ``${Id}``, the
+    ``${GroupId}`` of an Auto Scaling group) are ``*`` when the request names the others: the ARN is then a
+    pattern that holds the named resource whatever id AWS gave it, and never one that denies the call.
+    """
     if shape.uri:
         by_uri, reason = _fill_uri(shape, fields, event)
         if by_uri or not shape.slots:
             return by_uri, reason
     if shape.refused:
         return [], shape.refused
-    if shape.missing:
+    wildcards = shape.missing if assigned and len(shape.missing) < len(shape.slots) else ()
+    if shape.missing and not wildcards:
         return [], f"no request member names ${{{shape.missing[0]}}}"
     # per slot: (value, region, account); region/account empty when the event's apply
     options: list[list[tuple[str, str, str]]] = []
     for slot in shape.slots:
+        if slot.variable in wildcards:
+            options.append([("*", "", "")])
+            continue
         found: list[tuple[str, str, str]] = []
         foreign = ""
         for path, arn_only in slot.paths:
@@ -522,7 +533,8 @@ def _fill(shape: Shape, fields: Mapping[str, str], event: _Event) -> tuple[list[
         }
         filled |= {alias: filled[context] for alias, context in context_aliases(shape.fmt).items()}
         filled |= {
-            slot.variable: literal(v) for slot, (v, _, _) in zip(shape.slots, combination, strict=True)
+            slot.variable: v if slot.variable in wildcards else literal(v)
+            for slot, (v, _, _) in zip(shape.slots, combination, strict=True)
         }
         arn = build(shape.fmt, filled)
         if not matches_format(arn, shape.fmt):
@@ -530,7 +542,10 @@ def _fill(shape: Shape, fields: Mapping[str, str], event: _Event) -> tuple[list[
             return [], f"{arn} does not fit the ARN format {shape.fmt}"
         out.append(arn)
     if out:
-        return out, "from " + ", ".join(path for slot in shape.slots for path, _ in slot.paths)
+        named_by = "from " + ", ".join(path for slot in shape.slots for path, _ in slot.paths)
+        if wildcards:
+            named_by += "; " + ", ".join(f"${{{v}}}" for v in wildcards) + " not in the request: *"
+        return out, named_by
     return out, "the request's values do not fit the ARN format"
 
 
@@ -585,6 +600,15 @@ def resolve_target(
         built, reason = _fill(shape, fields, event)
         arns.extend(built)
         (sources if built else reasons).append(reason)
+    if not arns and target.resource_type.required:
+        # only when no format resolved whole (a pattern beside an exact ARN would widen it for nothing), and
+        # for a type the action needs: an optional one the request does not name may not be involved at all
+        for shape in target.shapes:
+            if shape.missing:
+                built, reason = _fill(shape, fields, event, assigned=True)
+                arns.extend(built)
+                if built:
+                    sources.append(reason)
     found = tuple(dict.fromkeys(arns))
     # the promise of this module: every ARN has a shape the reference lists for the action
     assert all(any(matches_format(arn, f) for f in formats) for arn in found), (target.action, found)

@@ -370,6 +370,7 @@ SPECS: dict[str, ServiceSpec] = {
         frozenset({"ec2:key-pair"} | {f"ec2:{kind}" for kind in EC2_ID_TYPES.values()}),
         resources=False,
         id_pattern=EC2_ID_PATTERN,
+        models_match=False,
     ),
     "ec2-instance-connect": ServiceSpec(("instanceId",), _instance_connect, frozenset(), resources=False),
     "lambda": ServiceSpec(

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 
 from trailsmith.policy.extract import data, generic, infra, models, platform
 from trailsmith.policy.extract.base import ServiceSpec
+from trailsmith.policy.extract.layered import layered
 from trailsmith.policy.passrole import passrole_paths
 
 #: The extractor modules, each with its ``SPECS``.
@@ -38,28 +39,38 @@ def specs() -> Mapping[str, ServiceSpec]:
 
 @functools.cache
 def spec_for(host: str) -> ServiceSpec | None:
-    """The spec of ``host``: its hand-written one, else the resolver's when botocore knows the host and
-    the resolver reads any request field of it; None otherwise (then only ``resources[]`` names resources).
+    """The spec of ``host``: its hand-written one, with the resolver filling in for the operations it leaves
+    (:func:`~trailsmith.policy.extract.layered.layered`); else the resolver's when botocore knows the host
+    and the resolver reads any request field of it; None otherwise (then only ``resources[]`` names
+    resources).
 
     >>> spec_for("s3") is specs()["s3"], spec_for("cloudfront").extract is generic.extract
     (True, True)
     """
     hand = specs().get(host)
     if hand is not None:
-        return hand
+        return layered(host, hand)
     if host not in models.hosts():
         return None
     made = generic.spec(host)
     return made if made.fields else None
 
 
-def request_paths(host: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+def request_paths(host: str, *, resolver: bool = True) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every request field the SQL must pull for ``host``, the extractor's and the PassRole rules', each with
-    the event name prefixes that carry it (empty: every call of the service)."""
-    spec = spec_for(host)
+    the event name prefixes that carry it (empty: every call of the service).
+
+    A hand-written extractor's fields come first, then the PassRole rules', then (with ``resolver``) the
+    fields the resolver reads where it fills in, so that a host's fields keep their positions whether or
+    not those last are pulled.
+    """
+    hand = specs().get(host)
+    spec = spec_for(host) if resolver or hand is None else hand
     paths: dict[str, tuple[str, ...] | None] = {}
-    for path in spec.fields if spec is not None else ():
-        paths[path] = tuple(spec.only.get(path, ())) if spec is not None else ()
+    own = hand.fields if hand is not None else spec.fields if spec is not None else ()
+    only = spec.only if spec is not None else {}
+    for path in own:
+        paths[path] = tuple(only.get(path, ()))
     for path, prefixes in passrole_paths(host).items():
         known = paths.get(path)
         paths[path] = (
@@ -67,4 +78,7 @@ def request_paths(host: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
             if path not in paths
             else (() if not known else tuple(sorted(set(known) | set(prefixes))))
         )
+    for path in spec.fields if spec is not None else ():
+        if path not in paths:
+            paths[path] = tuple(only.get(path, ()))
     return tuple((path, prefixes or ()) for path, prefixes in paths.items())
