@@ -238,8 +238,10 @@ def _note(grant: Grant) -> str:
     return f"{grant.kind}: {grant.note}"
 
 
-def _entries(acc: _Accumulator, mode: ResourceMode) -> tuple[list[Entry], tuple[Widening, ...]]:
-    """The entries of a policy in ``mode``, and the widenings made."""
+def _entries(
+    acc: _Accumulator, mode: ResourceMode
+) -> tuple[list[Entry], tuple[Widening, ...], tuple[PolicyDocument, ...] | None]:
+    """The entries of a policy in ``mode``, the widenings made, and their documents when already built."""
     entries = [
         Entry(
             action,
@@ -251,7 +253,7 @@ def _entries(acc: _Accumulator, mode: ResourceMode) -> tuple[list[Entry], tuple[
         for (action, resource, fmt, service), evidence in acc.grants.items()
     ]
     if mode == "exact":
-        return entries, ()
+        return entries, (), None
     if mode == "service":
         return (
             [
@@ -261,7 +263,13 @@ def _entries(acc: _Accumulator, mode: ResourceMode) -> tuple[list[Entry], tuple[
                 for e in entries
             ],
             (),
+            None,
         )
+    if mode == "fit":
+        # most principals fit as they are: their documents are the answer, built once
+        documents = build_documents(entries)
+        if fits_quota(documents):
+            return entries, (), documents
     formats = {(a, r): f for (a, r, f, s) in acc.grants if not s}
     by_action: dict[str, list[Entry]] = defaultdict(list)
     fixed = [e for e in entries if e.conditions]
@@ -276,7 +284,7 @@ def _entries(acc: _Accumulator, mode: ResourceMode) -> tuple[list[Entry], tuple[
         widened = Widened.everything(pairs)
     else:
         widened, _ = fit(pairs, functools.partial(_fits, fixed))
-    return fixed + _widened_entries(by_action, widened, mode), _widenings(widened)
+    return fixed + _widened_entries(by_action, widened, mode), _widenings(widened), None
 
 
 def _fits(fixed: list[Entry], resources: dict[str, list[str]]) -> bool:
@@ -344,8 +352,8 @@ def _widenings(widened: Widened) -> tuple[Widening, ...]:
 
 
 def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> PrincipalPolicy:
-    entries, widened = _entries(acc, mode)
-    documents = build_documents(entries)
+    entries, widened, built = _entries(acc, mode)
+    documents = build_documents(entries) if built is None else built
     notes: list[str] = []
     if not fits_quota(documents):
         quota = (
