@@ -54,6 +54,21 @@ def arns(host: str, name: str, request: dict[str, Any], actions: tuple[str, ...]
             {f"arn:aws:rds:us-east-1:{ACCOUNT}:cluster:orders"},
             id="rds-data-resource-arn",
         ),
+        # a member whose model shape is an ARN, though its name does not say so (ChimeBearer is a ChimeArn)
+        pytest.param(
+            "messaging-chime",
+            "SendChannelMessage",
+            {
+                "channelArn": f"arn:aws:chime:us-east-1:{ACCOUNT}:app-instance/ai-1/channel/ch-1",
+                "chimeBearer": f"arn:aws:chime:us-east-1:{ACCOUNT}:app-instance/ai-1/user/u-1",
+                "content": "hello",
+            },
+            {
+                f"arn:aws:chime:us-east-1:{ACCOUNT}:app-instance/ai-1/channel/ch-1",
+                f"arn:aws:chime:us-east-1:{ACCOUNT}:app-instance/ai-1/user/u-1",
+            },
+            id="arn-by-shape",
+        ),
         # name fields
         pytest.param(
             "codecommit",

@@ -367,7 +367,7 @@ def _arn_paths(operation: Operation, shapes: Iterable[Shape]) -> tuple[str, ...]
     found = {
         m.path
         for m in operation.members
-        if _split(m.name)[1] == "arn" or m.name.lower().replace("_", "") in _ARN_HOLDERS
+        if m.arn or _split(m.name)[1] == "arn" or m.name.lower().replace("_", "") in _ARN_HOLDERS
     }
     for shape in shapes:
         found.update(path for slot in shape.slots for path, _ in slot.paths)

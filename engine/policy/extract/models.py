@@ -45,6 +45,8 @@ class Member:
     is_list: bool
     #: the request URI placeholder this member fills (``restapi_id``), or ""
     uri: str = ""
+    #: whether the model's shape of the value says it is an ARN (``ChimeBearer`` is a ``ChimeArn``)
+    arn: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,18 @@ def _flatten(
         path = prefix + lower_first(name)
         uri = str(ref.get("locationName", name)) if ref.get("location") == "uri" else ""
         if kind in _LEAF_TYPES:
-            out.append(Member(path, name, depth, False, uri))
+            out.append(Member(path, name, depth, False, uri, _arn_shape(ref["shape"])))
         elif kind == "list" and shapes[target["member"]["shape"]].get("type") in _LEAF_TYPES:
-            out.append(Member(path, name, depth, True, uri))
+            out.append(Member(path, name, depth, True, uri, _arn_shape(target["member"]["shape"])))
         elif kind == "structure" and depth < MAX_DEPTH and ref["shape"] not in seen:
             _flatten(shapes, ref["shape"], path + ".", depth + 1, seen | {ref["shape"]}, out)
+
+
+def _arn_shape(shape_name: str) -> bool:
+    """Whether a shape's name says its values are ARNs (``ChimeArn``, ``ResourceARN``, ``RoleArnList``).
+
+    >>> _arn_shape("ChimeArn"), _arn_shape("ArnString"), _arn_shape("Name")
+    (True, True, False)
+    """
+    lowered = shape_name.lower()
+    return lowered.endswith(("arn", "arnlist", "arnstring", "arntype")) or lowered.startswith("arn")
