@@ -155,7 +155,7 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
 
 def _waived(call: Call, action: str, types: tuple[ResourceType, ...], matched: set[str]) -> set[str]:
     """The action's resource types that are alternatives of a type the call named (see
-    ``ServiceSpec.alternatives``): not needed."""
+    ``ServiceSpec.alternatives`` and ``ServiceSpec.waive``): not needed."""
     spec = spec_for(call.source)
     if spec is None or not matched:
         return set()
@@ -165,6 +165,8 @@ def _waived(call: Call, action: str, types: tuple[ResourceType, ...], matched: s
         members = {t.name for t in types if f"{prefix}:{t.name}".lower() in _lowered(group)}
         if members & matched:
             waived |= members
+    if spec.waive is not None:
+        waived |= spec.waive(call, action, matched)
     return waived
 
 

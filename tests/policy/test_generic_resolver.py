@@ -13,6 +13,7 @@ from trailsmith.policy.extract import generic
 from trailsmith.policy.extract.base import Call
 from trailsmith.policy.extract.models import find, operation_name
 from trailsmith.policy.extract.resolver_coverage import Report, run
+from trailsmith.policy.resources import grants_for
 
 ACCOUNT = "111122223333"
 WHERE = ("aws", "us-east-1", ACCOUNT)  # partition, region, account of the event
@@ -397,3 +398,22 @@ def test_a_call_naming_too_many_resources_gets_none_rather_than_some() -> None:
     assert few.arns == tuple(f"arn:aws:codecommit:us-east-1:{ACCOUNT}:{n}" for n in ("a", "b"))
     [many] = generic.resolve("codecommit", "BatchGetRepositories", fields, *WHERE)
     assert many.arns == () and f"more than {generic.MAX_ARNS}" in many.reason
+
+
+def test_a_sibling_named_instead_is_not_needed() -> None:
+    """A message is sent as an app instance user *or* bot (one ``ChimeBearer``): naming the user waives the
+    bot; without a bearer, nothing says which was needed, and the action stays on ``"*"``."""
+    prefix = f"arn:aws:chime:us-east-1:{ACCOUNT}:app-instance/ai-1/"
+    request = {"channelArn": prefix + "channel/c-1", "chimeBearer": prefix + "user/u-1", "content": "hi"}
+    actions = generic.actions_of("messaging-chime", "SendChannelMessage")
+    call = Call("messaging-chime", "SendChannelMessage", "aws", ACCOUNT, "us-east-1", "", request)
+    grants = grants_for(call, actions)
+    assert {(g.resource, g.kind) for g in grants} == {
+        (prefix + "channel/c-1", "resource"),
+        (prefix + "user/u-1", "resource"),
+    }
+    unnamed = {"channelArn": prefix + "channel/c-1", "content": "hi"}
+    without = grants_for(
+        Call("messaging-chime", "SendChannelMessage", "aws", ACCOUNT, "us-east-1", "", unnamed), actions
+    )
+    assert [(g.resource, g.kind) for g in without] == [("*", "fallback")]

@@ -153,6 +153,9 @@ class ServiceSpec:
     #: resolver may fill in what the extractor leaves (:mod:`trailsmith.policy.extract.layered`); False for
     #: EC2's query shapes (``instancesSet.items``) and S3's ``bucketName``/``key``
     models_match: bool = True
+    #: the required resource types of an action a call did not need, beyond ``alternatives``: given the
+    #: call, the action and the types it named (the resolver's ``generic.waived``)
+    waive: Callable[[Call, str, set[str]], set[str]] | None = None
 
 
 def loads(text: str) -> Any:

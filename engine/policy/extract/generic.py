@@ -149,6 +149,8 @@ class Resolved:
     required: bool
     arns: tuple[str, ...]
     reason: str
+    #: the request members whose values made ``arns``
+    paths: tuple[str, ...] = ()
 
 
 def alternatives(fmt: str) -> tuple[str, ...]:
@@ -590,16 +592,20 @@ def resolve_target(
     formats = tuple(shape.fmt for shape in target.shapes) or alternatives(target.resource_type.arn)
     arns: list[str] = []
     sources: list[str] = []
+    used: list[str] = []
     for path in target.arn_paths:
         for value in _values(fields, path):
             if value.startswith("arn:") and any(matches_format(literal(value), f) for f in formats):
                 arns.append(literal(value))
                 sources.append(f"the ARN in {path}")
+                used.append(path)
     reasons: list[str] = []
     for shape in target.shapes:
         built, reason = _fill(shape, fields, event)
         arns.extend(built)
         (sources if built else reasons).append(reason)
+        if built:
+            used.extend(_members(shape, fields))
     if not arns and target.resource_type.required:
         # only when no format resolved whole (a pattern beside an exact ARN would widen it for nothing), and
         # for a type the action needs: an optional one the request does not name may not be involved at all
@@ -609,6 +615,7 @@ def resolve_target(
                 arns.extend(built)
                 if built:
                     sources.append(reason)
+                    used.extend(_members(shape, fields))
     found = tuple(dict.fromkeys(arns))
     # the promise of this module: every ARN has a shape the reference lists for the action
     assert all(any(matches_format(arn, f) for f in formats) for arn in found), (target.action, found)
@@ -620,8 +627,94 @@ def resolve_target(
     else:
         reason = f"{target.action} {name}: {reasons[0] if reasons else 'not named by the request'}"
     return Resolved(
-        target.action, name, target.resource_type.arn, target.resource_type.required, found, reason
+        target.action,
+        name,
+        target.resource_type.arn,
+        target.resource_type.required,
+        found,
+        reason,
+        tuple(dict.fromkeys(used)) if found else (),
     )
+
+
+def _members(shape: Shape, fields: Mapping[str, str]) -> list[str]:
+    """The members of ``shape`` that hold a value in the request."""
+    paths = [path for slot in shape.slots for path, _ in slot.paths] + [path for _, path in shape.uri if path]
+    return [path for path in paths if fields.get(path) not in (None, "")]
+
+
+def _skeleton(fmt: str) -> tuple[str, int]:
+    """A format's service and the number of parts of its resource (``app-instance/${Id}/user/${Id}``: 4)."""
+    parts = fmt.split(":", 5)
+    return (parts[2], len(re.split(r"[/:]", parts[5]))) if len(parts) == 6 else (fmt, 0)
+
+
+def siblings(one: str, other: str) -> bool:
+    """Whether two resource types' formats are kinds of one thing: the same service and shape, told apart
+    by a literal (``app-instance/${AppInstanceId}/user/...`` and ``.../bot/...``; Bedrock's
+    ``foundation-model/...`` and ``inference-profile/...``), so that one request value names one or the other.
+
+    >>> siblings("arn:${Partition}:chime:${Region}:${Account}:app-instance/${AppInstanceId}/user/${UserId}",
+    ...          "arn:${Partition}:chime:${Region}:${Account}:app-instance/${AppInstanceId}/bot/${BotId}")
+    True
+    >>> siblings("arn:${Partition}:chime:${Region}:${Account}:app-instance/${AppInstanceId}",
+    ...          "arn:${Partition}:chime:${Region}:${Account}:app-instance/${AppInstanceId}/bot/${BotId}")
+    False
+    """
+    return any(
+        _skeleton(a) == _skeleton(b) and a != b for a in alternatives(one) for b in alternatives(other)
+    )
+
+
+def waived(call: Call, action: str, matched: set[str]) -> set[str]:
+    """The required resource types of ``action`` that this call did not need: each could only have been named
+    by members whose values named a sibling type instead (:func:`siblings`: the ``ChimeBearer`` of a message
+    is an app instance user *or* bot; a Bedrock ``modelId`` is a foundation model *or* an inference
+    profile). A type some member could still name, or that no sibling explains, stays needed.
+
+    >>> arn = "arn:aws:chime:us-east-1:111122223333:app-instance/ai-1/"
+    >>> call = Call("messaging-chime", "SendChannelMessage", "aws", "111122223333", "us-east-1", "",
+    ...             {"channelArn": arn + "channel/c-1", "chimeBearer": arn + "user/u-1"})
+    >>> sorted(waived(call, "chime:SendChannelMessage", {"channel", "app-instance-user"}))
+    ['app-instance-bot']
+    >>> waived(Call("messaging-chime", "SendChannelMessage", "aws", "111122223333", "us-east-1", "",
+    ...             {"channelArn": arn + "channel/c-1"}), "chime:SendChannelMessage", {"channel"})
+    set()
+    """
+    targets = [
+        t for t in plan(call.source, call.name, actions_of(call.source, call.name)) if t.action == action
+    ]
+    found = {
+        t.resource_type.name: resolve_target(t, call.fields, call.partition, call.region, call.account)
+        for t in targets
+    }
+    out: set[str] = set()
+    for target in targets:
+        name = target.resource_type.name
+        if name in matched or not target.resource_type.required or found[name].arns:
+            continue
+        valued = {path for path in target.paths() if call.fields.get(path) not in (None, "")}
+        named_instead = {
+            other.resource_type.name
+            for other in targets
+            if other.resource_type.name in matched
+            and found[other.resource_type.name].arns
+            and valued & set(found[other.resource_type.name].paths)
+            and siblings(target.resource_type.arn, other.resource_type.arn)
+        }
+        used = {path for other in named_instead for path in found[other].paths}
+        # the evidence: a member that could hold either (``chimeBearer``, ``modelId``) held the sibling; one
+        # named for the sibling (``channelArn``) says nothing of whether this type was needed too
+        either = {path for path in valued & used if not _names_a_type(path, named_instead)}
+        if valued and either and valued <= used:
+            out.add(name)
+    return out
+
+
+def _names_a_type(path: str, types: Iterable[str]) -> bool:
+    """Whether the member at ``path`` is named for one of ``types`` (``channelArn`` for a channel)."""
+    stem = _split(path.rsplit(".", 1)[-1])[0]
+    return any(stem == _split(name)[0] for name in types)
 
 
 def resolve(
@@ -675,4 +768,5 @@ def spec(host: str) -> ServiceSpec:
         fields=tuple(sorted(only)),
         extract=extract,
         only={path: tuple(sorted(names)) for path, names in only.items()},
+        waive=waived,
     )

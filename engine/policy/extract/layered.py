@@ -100,9 +100,15 @@ def layered(host: str, hand: ServiceSpec) -> ServiceSpec:
             for arn in found.arns:
                 yield Ref(arn, found.fmt, frozenset({target.action}), found.reason)
 
+    def waive(call: Call, action: str, matched: set[str]) -> set[str]:
+        if operation_name(call.name) not in fallback:
+            return set()
+        return generic.waived(call, action, matched)
+
     return replace(
         hand,
         fields=hand.fields + tuple(sorted(extra)),
         extract=extract,
+        waive=waive,
         only={**hand.only, **{path: tuple(sorted(names)) for path, names in sorted(extra.items())}},
     )
