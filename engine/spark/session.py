@@ -13,6 +13,15 @@ Settings that make both engines agree (see ``../shared/REFERENCE.md`` section 6)
 - ``size(NULL)`` is NULL, as DuckDB's ``array_length(NULL)``, which sqlglot translates to ``size``. Spark
   returns -1 instead when ANSI mode is off (Spark 3's default, and some platforms'), which silently drops
   rows from ``resources_touched``.
+
+Settings that narrow what SQL can reach (the allow-list in :mod:`trailsmith.spark.guard` is the lock;
+these hold even for a query it let through by mistake):
+
+- ``runSQLOnFiles`` off: ``SELECT * FROM text.`/etc/passwd``` names a table, never a file to read (the
+  readers use the DataFrame API, which this does not touch);
+- SQL scripting off: ``spark.sql`` parses a text the way the guard's ``parsePlan`` does, never as a script;
+- ``reflect``/``java_method`` may call no method at all (``spark.sql.reflect.allowList``, where the Spark
+  version has it; set before the JVM starts), and the catalog is in memory: no Hive metastore to reach.
 """
 
 from __future__ import annotations
@@ -43,11 +52,15 @@ SESSION_CONF: dict[str, str] = {
     "spark.sql.parquet.compression.codec": "zstd",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.sql.debug.maxToStringFields": "500",  # the events schema is wide: no warning about long plans
+    "spark.sql.runSQLOnFiles": "false",
+    "spark.sql.scripting.enabled": "false",
 }
 
 #: Settings of a JVM this process starts itself (they cannot change once it runs).
 JVM_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",  # the CLI draws its own progress; Spark's would garble it
+    "spark.sql.reflect.allowList": "(?!)",  # a pattern no method name matches
+    "spark.sql.catalogImplementation": "in-memory",
 }
 
 #: And with a local master: no web UI (a cluster's UI is how its users follow their jobs, so it stays).

@@ -10,8 +10,9 @@ Parameters are written ``$name``, as on DuckDB, or ``:name``, Spark's own spelli
 queries use it); either way they are bound with ``spark.sql(text, args=...)``, never pasted into the text.
 
 Spark has no sandbox like the one :mod:`trailsmith.sql.sandbox` gives DuckDB: a SparkSession can do whatever
-the Python code holding it can. :func:`check_read_only` still refuses statements that write or change the
-session, so that ``trailsmith sql --engine spark`` means "read" as it does on DuckDB.
+the Python code holding it can. So what a user's query may be is decided on Spark's own parse of it,
+by an allow-list (:mod:`trailsmith.spark.guard`), and the session runs with ``spark.sql.runSQLOnFiles`` off
+(:mod:`trailsmith.spark.session`): ``trailsmith sql --engine spark`` means "read the views" as on DuckDB.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import pyarrow as pa
 
 from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.errors import QueryError
+from trailsmith.spark import guard
 from trailsmith.spark.files import read_events, read_table
 from trailsmith.spark.session import session
 from trailsmith.warehouse import quarantine
@@ -32,56 +34,15 @@ from trailsmith.warehouse.schema import SOURCES_SCHEMA
 from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
-_HINT = "Queries are read-only: one SELECT (or WITH ... SELECT) over the warehouse's views"
-
-#: Words that only statements which write, or change the session, use; ``reflect``/``java_method`` call
-#: arbitrary JVM methods. Matched as whole words outside literals, quoted identifiers and comments.
-_FORBIDDEN = frozenset(
-    [
-        "INSERT",
-        "CREATE",
-        "DROP",
-        "ALTER",
-        "DELETE",
-        "UPDATE",
-        "MERGE",
-        "TRUNCATE",
-        "SET",
-        "RESET",
-        "CACHE",
-        "UNCACHE",
-        "REFRESH",
-        "MSCK",
-        "LOAD",
-        "USE",
-        "CALL",
-        "DECLARE",
-        "EXECUTE",
-        "ADD",
-        "REPAIR",
-        "GRANT",
-        "REVOKE",
-        "OVERWRITE",
-        "DIRECTORY",
-        "ANALYZE",
-        "OPTIMIZE",
-        "VACUUM",
-        "COPY",
-        "BEGIN",
-        "REFLECT",
-        "JAVA_METHOD",
-        "TRY_REFLECT",
-    ]
-)
-_FIRST = frozenset({"SELECT", "WITH", "FROM", "VALUES", "TABLE", "("})
-# literals, quoted identifiers and comments (skipped), then words, $parameters, :parameters (not the
-# second half of a :: cast), ; and (
+# literals, quoted identifiers and comments (skipped; a raw literal r'...' has no escapes), then words,
+# $parameters, :parameters (not the second half of a :: cast), and ;
 _TOKEN = re.compile(
-    r"""(?P<skip>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/)"""
+    r"""(?P<skip>(?<!\w)[rR](?:'[^']*'|"[^"]*")|'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`]|``)*`"""
+    r"""|--[^\n]*|/\*.*?\*/)"""
     r"""|\$(?P<param>[A-Za-z_][A-Za-z0-9_]*)|(?<![:\w]):(?P<colon>[A-Za-z_][A-Za-z0-9_]*)"""
-    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<other>[;(])""",
+    r"""|(?P<word>[A-Za-z_][A-Za-z0-9_]*)|(?P<other>;)""",
     re.DOTALL,
 )
 
@@ -128,20 +89,21 @@ def names_derived(sql: str) -> bool:
 
 
 def check_read_only(sql: str, params: Mapping[str, Any] | None = None) -> str:
-    """``sql`` with DuckDB-style ``$name`` parameters as Spark's ``:name``; :class:`QueryError` if it writes.
+    """``sql`` as Spark runs it (``$name`` parameters as ``:name``), its parameters matched with ``params``.
+
+    What needs no session is refused here: empty text, several statements, missing or unknown parameters.
+    Whether the statement only reads is decided on Spark's own parse of the text this returns
+    (:func:`trailsmith.spark.guard.check`, which :func:`sql` runs before anything else).
 
     >>> check_read_only("SELECT eventName FROM events WHERE eventDate >= $start", {"start": "2024-08-01"})
     'SELECT eventName FROM events WHERE eventDate >= :start'
-    >>> check_read_only("INSERT OVERWRITE DIRECTORY '/tmp/x' SELECT 1")  # doctest: +ELLIPSIS
+    >>> check_read_only("SELECT 1; DROP VIEW events")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    trailsmith.errors.QueryError: INSERT statements are not allowed. Queries are read-only: ...
+    trailsmith.errors.QueryError: only one statement may run. Queries on Spark are read-only: ...
     """
     text, words, named = _scan(sql)
     if not words:
-        raise QueryError("the query is empty", hint=_HINT)
-    bad = next((word for word in words if word in _FORBIDDEN), None)
-    if bad is not None or words[0] not in _FIRST:
-        raise QueryError(f"{bad or words[0]} statements are not allowed", hint=_HINT)
+        raise QueryError("the query is empty", hint=guard.HINT)
     _check_params(named, params or {})
     return text
 
@@ -162,7 +124,7 @@ def _scan(sql: str) -> tuple[str, list[str], set[str]]:
         elif match.group("word") or match.group("other"):
             token = (match.group("word") or match.group("other")).upper()
             if token == ";" and sql[match.end() :].strip(" \t\r\n;"):
-                raise QueryError("only one statement may run", hint=_HINT)
+                raise QueryError("only one statement may run", hint=guard.HINT)
             if token != ";":
                 words.append(token)
     return "".join(out) + sql[end:], words, named
@@ -186,10 +148,15 @@ def sql(
     *,
     master: str = DEFAULT_MASTER,
     spark: SparkSession | None = None,
+    trusted: bool = False,
 ) -> pa.Table:
     """Run one reading ``query`` (Spark SQL) over the warehouse's views on Spark; the result as Arrow.
 
     ``$name`` (or ``:name``) parameters are bound from ``params`` as on DuckDB, never pasted into the text.
+    The query is checked by :mod:`trailsmith.spark.guard` on Spark's parse of it before anything runs, and
+    the plan Spark builds with the parameters bound is checked again before it is executed; ``trusted``
+    skips both for trailsmith's own SQL (a saved query), which is what lets saved queries run on Spark
+    Connect, where Spark's parser is out of reach.
 
     >>> sql("SELECT eventName, count(*) AS calls FROM events GROUP BY eventName", "wh")  # doctest: +SKIP
     """
@@ -197,8 +164,10 @@ def sql(
     target.require()
     text = check_read_only(query, params)
     spark = spark if spark is not None else session(master)
+    if not trusted:
+        guard.check(spark, text)
     attach_views(spark, target, derived=names_derived(text))
-    return run(spark, text, params)
+    return _arrow(_frame(spark, text, params, checked=not trusted))
 
 
 def run(spark: SparkSession, text: str, params: Mapping[str, Any] | None = None) -> pa.Table:
@@ -207,16 +176,41 @@ def run(spark: SparkSession, text: str, params: Mapping[str, Any] | None = None)
     For SQL trailsmith wrote itself (translated saved queries, the policy aggregation); anything else goes
     through :func:`sql`, which checks it first.
     """
+    return _arrow(_frame(spark, text, params, checked=False))
+
+
+def _frame(spark: SparkSession, text: str, params: Mapping[str, Any] | None, *, checked: bool) -> DataFrame:
+    """The DataFrame of ``text``, not yet run; with ``checked``, its plan (parameters bound) passed the guard.
+
+    Spark runs a command as soon as it builds its DataFrame: only text that :func:`guard.check` accepted
+    may come here with ``checked``. The second look is at what Spark itself will run.
+    """
     from pyspark.errors import PySparkException
 
     _check_bindable(params or {})
     try:
-        table = spark.sql(text, args=dict(params) if params else None).toArrow()
+        frame = spark.sql(text, args=dict(params) if params else None)
     except PySparkException as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise QueryError(first) from None
+        raise QueryError(_first_line(exc)) from None
+    if checked:
+        guard.check_plan(spark, frame._jdf.queryExecution().logical())
+    return frame
+
+
+def _arrow(frame: DataFrame) -> pa.Table:
+    from pyspark.errors import PySparkException
+
+    try:
+        table = frame.toArrow()
+    except PySparkException as exc:
+        raise QueryError(_first_line(exc)) from None
     # Spark marks counts and some expressions NOT NULL, DuckDB marks nothing: the same schema either way
     return table.cast(pa.schema([field.with_nullable(True) for field in table.schema]))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _check_bindable(params: Mapping[str, Any]) -> None:
