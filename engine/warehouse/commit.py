@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trailsmith.errors import WarehouseError
+from trailsmith.warehouse.integrity import Inspector, Problem, sha256
 from trailsmith.warehouse.schema import PARTITION_COLUMN
 from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile, ids_path
-from trailsmith.warehouse.store import DataFile, Snapshot, Warehouse
+from trailsmith.warehouse.store import DataFile, Part, Snapshot, Warehouse
 
 if TYPE_CHECKING:
     import duckdb
@@ -58,6 +60,8 @@ def duplicates(
     connection: duckdb.DuckDBPyConnection, staged: list[StagedFile], existing: list[str]
 ) -> dict[str, list[int]]:
     """Staged file -> sorted row numbers to leave out (already committed, or a later copy of a staged row)."""
+    import duckdb  # as in open_duckdb: the connection exists, so this costs nothing
+
     if not staged:
         return {}
     hive = "hive_partitioning = true, hive_types = {'eventDate': DATE}"
@@ -83,7 +87,16 @@ def duplicates(
             USING (eventDate, eventID)"""
         parameters["existing"] = existing
     drops: dict[str, list[int]] = defaultdict(list)
-    for filename, row in connection.execute(query, parameters).fetchall():
+    try:
+        found = connection.execute(query, parameters).fetchall()
+    except duckdb.Error as exc:  # the committed files passed the size check, yet their bytes are damaged
+        root = Path(existing[0]).parents[2] if existing else Path(staged[0].path).parent
+        raise WarehouseError(
+            str(root),
+            "cannot read the eventIDs of the days this ingest adds to (" + " ".join(str(exc).split()) + ")",
+            hint=f"Run 'trailsmith verify --warehouse {root}' to find the damaged file",
+        ) from None
+    for filename, row in found:
         drops[sidecars[filename]].append(row)
     return {name: sorted(rows) for name, rows in drops.items()}
 
@@ -101,6 +114,7 @@ def plan(
         if all(f.rows == len(drops.get(f.path, ())) for f in by_date[date]):
             continue  # nothing new for this date: leave its files alone
         merge = [f for f in snapshot.files_for({date}) if f.rows < SMALL_ROWS]
+        _check(warehouse, snapshot, merge, [])  # before the workers fold them into new files
         replaced.extend(merge)
         tasks.append(
             FinalizeTask(
@@ -124,32 +138,86 @@ def commit(
     quarantine_parts: list[str],
     tag: str,
 ) -> tuple[Snapshot, CommitStats]:
-    """Move ``written`` into place, record the batch's sources and quarantine, and commit the snapshot."""
-    added: list[DataFile] = []
-    for final in sorted(written, key=lambda f: f.path):
-        target = warehouse.events_dir / f"{PARTITION_COLUMN}={final.date}" / Path(final.path).name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(final.path, target)
-        added.append(DataFile(warehouse.relative(target), final.date, final.rows, final.bytes))
+    """Move ``written`` into place, record the batch's sources and quarantine, and commit the snapshot.
+
+    The files of ``replaced`` were read to write the new ones and are deleted after the commit: first their
+    bytes are compared with the SHA-256 their commit recorded, so damaged data is never folded into new
+    files in silence (the ingest fails, committing nothing, and names the file). The checksums of the new
+    files are computed here, where their bytes were just written and are still in the page cache.
+    """
+    ordered = sorted(written, key=lambda f: f.path)
+    targets = [f"events/{PARTITION_COLUMN}={f.date}/{Path(f.path).name}" for f in ordered]
+    sources_target = f"_trailsmith/sources/part-{tag}.parquet"
+    quarantine_targets = [
+        f"quarantine/index/part-{tag}-{n:03d}.parquet" for n in range(len(quarantine_parts))
+    ]
+    _check(
+        warehouse,
+        snapshot,
+        replaced,
+        [
+            *(("events", t) for t in targets),
+            ("sources", sources_target),
+            *(("quarantine", t) for t in quarantine_targets),
+        ],
+    )
+
+    added = [
+        DataFile(target, final.date, final.rows, final.bytes, _move_in(warehouse, final.path, target).sha256)
+        for final, target in zip(ordered, targets, strict=True)
+    ]
     gone = {f.path for f in replaced}
     files = sorted([f for f in snapshot.files if f.path not in gone] + added, key=lambda f: (f.date, f.path))
-
+    new_parts = list(snapshot.parts)
     new_sources = list(snapshot.sources)
     if sources_part.num_rows:
-        relative = f"_trailsmith/sources/part-{tag}.parquet"
-        pq.write_table(sources_part, warehouse.path(relative), compression="zstd")
-        new_sources.append(relative)
-    new_quarantine = list(snapshot.quarantine)
-    for number, part in enumerate(quarantine_parts):
-        relative = f"quarantine/index/part-{tag}-{number:03d}.parquet"
-        warehouse.path(relative).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(part, warehouse.path(relative))
-        new_quarantine.append(relative)
+        pq.write_table(sources_part, warehouse.path(sources_target), compression="zstd")
+        new_sources.append(sources_target)
+        new_parts.append(_recorded(warehouse, sources_target))
+    new_parts += [
+        _move_in(warehouse, p, t) for p, t in zip(quarantine_parts, quarantine_targets, strict=True)
+    ]
 
     committed = warehouse.commit(
-        replace(snapshot, files=tuple(files), sources=tuple(new_sources), quarantine=tuple(new_quarantine))
+        replace(
+            snapshot,
+            files=tuple(files),
+            sources=tuple(new_sources),
+            quarantine=(*snapshot.quarantine, *quarantine_targets),
+            parts=tuple(new_parts),
+        )
     )
     for path in gone:  # after the commit: until then the replaced files are the truth
         warehouse.path(path).unlink(missing_ok=True)
     rows_added = sum(f.rows for f in added) - sum(f.rows for f in replaced)
     return committed, CommitStats(committed.version, rows_added, len(added), len(replaced))
+
+
+def _check(
+    warehouse: Warehouse, snapshot: Snapshot, replaced: list[DataFile], targets: list[tuple[str, str]]
+) -> None:
+    """Refuse to fold damaged files into new ones, or to write through a folder that leads outside."""
+    inspector = Inspector(warehouse.root)
+    for data_file in replaced:
+        what = inspector.disk_problem(data_file.path, data_file.bytes) or inspector.checksum_problem(
+            data_file.path, data_file.sha256
+        )
+        if what:
+            raise warehouse.damaged(snapshot, Problem(data_file.path, what))
+    for kind, target in targets:  # (kind, path) of each file about to be written
+        if not inspector.owns(kind, target):
+            what = "would be written into a folder that leads outside the warehouse (a symlink)"
+            raise warehouse.damaged(snapshot, Problem(target, what))
+
+
+def _move_in(warehouse: Warehouse, source: str, relative: str) -> Part:
+    """Move a finished file to its place in the warehouse; its size and checksum, as committed."""
+    target = warehouse.path(relative)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    return _recorded(warehouse, relative)
+
+
+def _recorded(warehouse: Warehouse, relative: str) -> Part:
+    path = warehouse.path(relative)
+    return Part(relative, path.stat().st_size, sha256(path))
