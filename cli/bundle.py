@@ -11,7 +11,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
-from trailsmith.errors import TrailsmithError
+from trailsmith.cli.output import output_error
+from trailsmith.errors import OutputError, TrailsmithError
 from trailsmith.files import write_atomically
 
 
@@ -27,17 +28,20 @@ def write_bundle(
     ``option`` names the command line option that chose ``out``, for the error messages.
     """
     if out.exists() and not out.is_dir():
-        raise TrailsmithError(
-            f"{option} {out} exists and is not a directory", hint=f"Give a directory for {option}"
+        raise OutputError(
+            option, str(out), "exists and is not a directory", hint=f"Give a directory for {option}"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    index: dict[str, dict[str, object]] = {}
-    for principal, (files, summary) in bundle.items():
-        for name, text in files.items():
-            write_atomically(_inside(out, name), text)
-        index[principal] = {"files": sorted(files), **summary}
-    text = json.dumps(index, indent=2, sort_keys=True) + "\n"
-    write_atomically(_inside(out, "index.json"), text)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        index: dict[str, dict[str, object]] = {}
+        for principal, (files, summary) in bundle.items():
+            for name, text in files.items():
+                write_atomically(_inside(out, name), text)
+            index[principal] = {"files": sorted(files), **summary}
+        text = json.dumps(index, indent=2, sort_keys=True) + "\n"
+        write_atomically(_inside(out, "index.json"), text)
+    except OSError as exc:
+        raise output_error(option, out, exc) from None
 
 
 def _inside(directory: Path, name: str) -> Path:

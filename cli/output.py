@@ -1,16 +1,20 @@
 """Rows to stdout (or ``--out FILE``) in the format asked for, streamed batch by batch.
 
 Every command that prints rows uses :func:`write` (or :func:`write_to` for ``--out``), so ``--format``
-means the same thing everywhere. ``table`` collects the rows, for a terminal; ``parquet`` is binary and
-goes to a file only.
+means the same thing everywhere. ``--out`` writes what it names the way a shell's ``>`` would, only
+safer (:func:`trailsmith.files.writing`): a file is replaced once complete, a device, a FIFO or a
+symlink's target is written into; whatever goes wrong is one :class:`OutputError` line. ``table``
+collects the rows, for a terminal; ``parquet`` is binary and goes to a file only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import errno
 import io
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -21,8 +25,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import typer
 
-from trailsmith.errors import TrailsmithError
-from trailsmith.files import replacing
+from trailsmith.errors import OutputError, TrailsmithError
+from trailsmith.files import writing
 
 
 class Format(str, enum.Enum):
@@ -46,7 +50,8 @@ OutOption = typer.Option(
     None,
     "--out",
     "-o",
-    help="Write the rows to this file instead of stdout (replaced only once complete).",
+    help="Write the rows to this file instead of stdout (a file is replaced only once complete; a device, "
+    "a FIFO or a symlink's target is written into).",
     show_default=False,
 )
 
@@ -194,8 +199,37 @@ def write_to(
         raise TrailsmithError(
             f"--out {path} is inside the warehouse {protect}", hint="Write the result elsewhere"
         )
-    with replacing(path) as handle:
+    with opened(path, "--out") as handle:
         return write(batches, schema, fmt, handle)
+
+
+@contextlib.contextmanager
+def opened(path: Path, option: str) -> Iterator[IO[bytes]]:
+    """:func:`trailsmith.files.writing` ``path``; a failure to open or write it is one :class:`OutputError`.
+
+    ``option`` names the option that chose ``path``, for the message. Only the file's own errors are
+    turned into that line: errors of the query feeding it are :class:`TrailsmithError` already.
+    """
+    try:
+        with writing(path) as handle:
+            yield handle
+    except OSError as exc:
+        raise output_error(option, path, exc) from None
+
+
+def output_error(option: str, path: Path, error: OSError) -> OutputError:
+    """``error``, met writing ``path``, as the one line that says what to do about it."""
+    problem = error.strerror or str(error)
+    hints = {
+        errno.ENOENT: "Create the folder first, or give a path in an existing one",
+        errno.EISDIR: "Give a file name, not a directory",
+        errno.ENOTDIR: "A part of the path is a file, not a folder",
+        errno.EACCES: "Give a path you may write",
+        errno.EPERM: "Give a path you may write",
+        errno.EROFS: "Give a path on a writable file system",
+        errno.ENOSPC: "Free some space, or write elsewhere",
+    }
+    return OutputError(option, str(path), problem, hint=hints.get(error.errno or 0))
 
 
 def _table(batches: Iterable[pa.RecordBatch], schema: pa.Schema, out: IO[bytes] | None = None) -> int:

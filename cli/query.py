@@ -9,7 +9,7 @@ import typer
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import Format, FormatOption, OutOption, resolve
-from trailsmith.cli.sql import ParamOption, run
+from trailsmith.cli.sql import Bounds, ParamOption, run
 from trailsmith.engines import Engine, backend, saved_sql
 from trailsmith.errors import QueryError
 from trailsmith.sql import saved
@@ -31,6 +31,8 @@ def query_command(
     out: Path | None = OutOption,
     engine: Engine = options.EngineOption,
     spark_master: str = options.SparkMasterOption,
+    timeout: float = options.Timeout,
+    memory_limit: str | None = options.MemoryLimit,
 ) -> None:
     """Run a saved query: a named question with documented parameters and columns.
 
@@ -57,4 +59,6 @@ def query_command(
         return
     values = query.bind({key: value for key, _, value in map(parse_assignment, params)})
     sql = saved_sql(name, engine)
-    run(sql, values, warehouse, resolve(fmt, out), out, engine=engine, spark_master=spark_master)
+    fmt = resolve(fmt, out)
+    bounds = Bounds(timeout, memory_limit)
+    run(sql, values, warehouse, fmt, out, engine=engine, spark_master=spark_master, bounds=bounds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from trailsmith.cli.output import Format, FormatOption, OutOption, resolve, writ
 from trailsmith.cli.progress import stderr
 from trailsmith.engines import DEFAULT_MASTER, Engine, backend
 from trailsmith.errors import QueryError
+from trailsmith.sql.db import DEFAULT_TIMEOUT
 from trailsmith.sql.params import convert, parse_assignment
 from trailsmith.warehouse.store import Warehouse, default_path
 
@@ -39,6 +41,8 @@ def sql_command(
     out: Path | None = OutOption,
     engine: Engine = options.EngineOption,
     spark_master: str = options.SparkMasterOption,
+    timeout: float = options.Timeout,
+    memory_limit: str | None = options.MemoryLimit,
 ) -> None:
     """Run one read-only SQL query (DuckDB dialect; Spark SQL with --engine spark) over the warehouse.
 
@@ -57,7 +61,17 @@ def sql_command(
       trailsmith sql @questions/who-used-key.sql -p key=AKIAEXAMPLE --format parquet --out key.parquet
     """  # noqa: E501 - the example commands are shown whole in --help (one per line, not wrapped)
     fmt = resolve(fmt, out)
-    run(_read_sql(query, file), _bind(params), warehouse, fmt, out, engine=engine, spark_master=spark_master)
+    sql, values = _read_sql(query, file), _bind(params)
+    bounds = Bounds(timeout, memory_limit)
+    run(sql, values, warehouse, fmt, out, engine=engine, spark_master=spark_master, bounds=bounds)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """``--timeout`` (seconds, 0: none) and ``--memory-limit`` (None: the library's default)."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    memory_limit: str | None = None
 
 
 def run(
@@ -69,10 +83,14 @@ def run(
     *,
     engine: Engine = Engine.duckdb,
     spark_master: str = DEFAULT_MASTER,
+    bounds: Bounds = Bounds(),
 ) -> None:
     """Run ``sql`` read-only over the warehouse and stream its rows to stdout or ``out``."""
     root = warehouse if warehouse is not None else default_path()
-    with backend(engine, spark_master=spark_master).stream(sql, root, values) as reader:
+    stream = backend(engine, spark_master=spark_master).stream(
+        sql, root, values, timeout=bounds.timeout or None, memory_limit=bounds.memory_limit
+    )
+    with stream as reader:
         rows = write_to(reader, reader.schema, fmt, out, protect=Warehouse(root).root)
     if out is not None:
         stderr.print(f"wrote {rows:,} rows to {out}", markup=False)
@@ -85,10 +103,22 @@ def _read_sql(query: str | None, file: Path | None) -> str:
         file = Path(query[1:])
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8")
+            return _decoded(file.read_bytes(), str(file))
         except OSError as exc:
             raise QueryError(f"cannot read the SQL from {file}: {exc.strerror}") from None
-    return sys.stdin.read() if query == "-" else str(query)
+    return _decoded(sys.stdin.buffer.read(), "stdin") if query == "-" else str(query)
+
+
+def _decoded(data: bytes, source: str) -> str:
+    """``data`` as UTF-8 text (without the byte order mark some editors write), or one line naming
+    ``source`` and the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise QueryError(
+            f"the SQL in {source} is not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}",
+            hint="Save it as UTF-8 (iconv -t UTF-8)",
+        ) from None
 
 
 def _bind(assignments: list[str]) -> dict[str, Any]:

@@ -70,3 +70,11 @@ class QueryError(TrailsmithError):
 
 class MissingDependencyError(TrailsmithError):
     """An optional dependency is needed for what was asked."""
+
+
+class OutputError(TrailsmithError):
+    """What the user asked to write to cannot be written: missing folder, a directory, no permission, full."""
+
+    def __init__(self, option: str, path: str, problem: str, *, hint: str | None = None) -> None:
+        super().__init__(f"{option} {path}: {problem}", hint=hint)
+        self.path = path

@@ -58,9 +58,19 @@ class Backend(Protocol):
         ...
 
     def stream(
-        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+        self,
+        sql: str,
+        warehouse: str | os.PathLike[str] | None,
+        params: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        memory_limit: str | None = None,
     ) -> AbstractContextManager[pa.RecordBatchReader]:
-        """The same, as batches read while the warehouse stays open (closed on exit)."""
+        """The same, as batches read while the warehouse stays open (closed on exit).
+
+        ``timeout`` (seconds) and ``memory_limit`` bound the query where the engine can
+        (:func:`trailsmith.sql.db.connect`, :func:`trailsmith.sql.db.execute`); None: the engine's default.
+        """
         ...
 
     def run_saved(

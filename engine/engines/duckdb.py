@@ -32,13 +32,19 @@ class DuckDBBackend:
 
     @contextlib.contextmanager
     def stream(
-        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+        self,
+        sql: str,
+        warehouse: str | os.PathLike[str] | None,
+        params: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        memory_limit: str | None = None,
     ) -> Iterator[pa.RecordBatchReader]:
-        connection = db.connect(warehouse)
+        connection = db.connect(warehouse, memory_limit=memory_limit)
         try:
-            yield db.execute(connection, sql, params)
+            yield db.execute(connection, sql, params, timeout=timeout)
         finally:
-            connection.close()
+            db.close(connection)
 
     def run_saved(
         self, name: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
@@ -57,7 +63,7 @@ class DuckDBBackend:
         try:
             yield DuckDBUsage(connection)
         finally:
-            connection.close()
+            db.close(connection)
 
 
 def backend(spark_master: str) -> DuckDBBackend:

@@ -358,7 +358,7 @@ def warehouse_usage(
     warehouse: str | os.PathLike[str] | None, window: Window
 ) -> tuple[dict[str, dict[str, ActionUsage]], dict[str, tuple[int, int]]]:
     """Per warehouse principal: action -> usage, and (calls, unmapped authorised calls), over the window."""
-    from trailsmith.sql.db import connect, execute
+    from trailsmith.sql.db import close, connect, execute
 
     where, params = _where(window)
     connection = connect(warehouse)
@@ -366,7 +366,7 @@ def warehouse_usage(
         usage_rows = execute(connection, _USAGE_SQL.format(where=where), params).read_all().to_pylist()
         activity_rows = execute(connection, _ACTIVITY_SQL.format(where=where), params).read_all().to_pylist()
     finally:
-        connection.close()
+        close(connection)
     usage: dict[str, dict[str, ActionUsage]] = defaultdict(dict)
     for row in usage_rows:
         if row["action"] is None:

@@ -43,12 +43,15 @@ class Window:
     def partition_bounds(self) -> tuple[date | None, date | None]:
         """The first and last ``eventDate`` partitions that can hold events of the window."""
         first = self.since.astimezone(timezone.utc).date() if self.since else None
-        last = (
-            (self.until - timedelta(microseconds=1)).astimezone(timezone.utc).date() if self.until else None
-        )
+        last = None
+        if self.until:
+            end = self.until.astimezone(timezone.utc)
+            # a window that ends at the first instant Python knows holds nothing: its first day is empty
+            last = (end - timedelta(microseconds=1)).date() if end > _FIRST_INSTANT else end.date()
         return first, last
 
 
+_FIRST_INSTANT = datetime.min.replace(tzinfo=timezone.utc)
 _RELATIVE = re.compile(r"^(\d+)([dh])$")
 
 
@@ -78,7 +81,9 @@ def parse_time(
             return (now or datetime.now(timezone.utc)) - span
         if len(text.strip()) == 10:
             return parse_time(date.fromisoformat(text.strip()), end=end)
-        return parse_time(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+        parsed.astimezone(timezone.utc)  # in range in UTC too, or OverflowError
+        return parse_time(parsed)
     except (ValueError, OverflowError):  # OverflowError: before year 1 or after 9999 (99999999d, 9999-12-31)
         raise PolicyError(
             f"{text!r} is not a time",

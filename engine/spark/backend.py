@@ -47,8 +47,15 @@ class SparkBackend:
 
     @contextlib.contextmanager
     def stream(
-        self, sql: str, warehouse: str | os.PathLike[str] | None, params: Mapping[str, Any]
+        self,
+        sql: str,
+        warehouse: str | os.PathLike[str] | None,
+        params: Mapping[str, Any],
+        *,
+        timeout: float | None = None,
+        memory_limit: str | None = None,
     ) -> Iterator[pa.RecordBatchReader]:
+        # timeout and memory_limit bound DuckDB; a Spark job is bounded by the cluster's own settings
         yield self.query(sql, warehouse, params).to_reader()
 
     def run_saved(

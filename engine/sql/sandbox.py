@@ -65,15 +65,27 @@ def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.S
         kinds = ", ".join(_kind(s) for s in statements)
         raise QueryError(f"one statement at a time, got {len(statements)} ({kinds})", hint=_HINT)
     [statement] = statements
-    if statement.type == duckdb.StatementType.EXPLAIN:
+    if _type(statement) == duckdb.StatementType.EXPLAIN:
         inner = _explained(connection, statement.query)
-        if inner is None or inner.type not in _READING:
+        if inner is None or _type(inner) not in _READING:
             what = "EXPLAIN of something" if inner is None else f"EXPLAIN of a {_kind(inner)} statement"
             raise QueryError(f"{what} is not allowed", hint=_HINT)
         return statement
-    if statement.type not in _READING:
+    if _type(statement) not in _READING:
         raise QueryError(f"{_kind(statement)} statements are not allowed", hint=_HINT)
     return statement
+
+
+def _type(statement: duckdb.Statement) -> duckdb.StatementType | None:
+    """The statement's type, or None for one the Python binding has no name for.
+
+    DuckDB's parser knows statements its Python enum does not (``UPDATE EXTENSIONS`` is type 29 on DuckDB
+    2.0), and reading ``.type`` of one raises ``ValueError``; such a statement is no reading one.
+    """
+    try:
+        return statement.type
+    except ValueError:
+        return None
 
 
 def _parse(connection: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.Statement]:
@@ -81,7 +93,7 @@ def _parse(connection: duckdb.DuckDBPyConnection, sql: str) -> list[duckdb.State
 
     try:
         return list(connection.extract_statements(sql))
-    except duckdb.Error as exc:
+    except (duckdb.Error, ValueError, RuntimeError) as exc:  # the binding raises more than duckdb.Error
         raise QueryError(one_line(exc, sql)) from None
 
 
@@ -90,8 +102,17 @@ _NAMES = {"LOAD": "INSTALL/LOAD", "MULTI": "multi-statement (PIVOT ...)"}
 
 
 def _kind(statement: duckdb.Statement) -> str:
-    name = statement.type.name.replace("_STATEMENT", "")
+    kind = _type(statement)
+    if kind is None:
+        return _unnamed(statement)
+    name = kind.name.replace("_STATEMENT", "")
     return _NAMES.get(name, name.replace("_", " "))
+
+
+def _unnamed(statement: duckdb.Statement) -> str:
+    """A statement of a type the binding cannot name, named by its first two words (``UPDATE EXTENSIONS``)."""
+    words = statement.query.split()[:2]
+    return " ".join(word.upper() for word in words if word.isalpha()) or "this kind of"
 
 
 def _explained(connection: duckdb.DuckDBPyConnection, text: str) -> duckdb.Statement | None:

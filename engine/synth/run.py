@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from trailsmith.files import write_atomically
+from trailsmith.files import writing
 from trailsmith.synth.config import SynthConfig
 from trailsmith.synth.digest import DigestChain
 from trailsmith.synth.errors import OutputNotEmptyError, SynthError, TruthPathError
@@ -155,4 +155,5 @@ def _check_truth(path: str, root: str) -> None:
 def _write_atomic(path: str, data: bytes) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    write_atomically(path, data)
+    with writing(path) as handle:  # a device or FIFO is written into, never replaced
+        handle.write(data)
