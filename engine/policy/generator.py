@@ -452,7 +452,7 @@ def _filters(
     window = Window(parse_time(since), parse_time(until, end=True))
     if window.since and window.until and window.since >= window.until:
         raise PolicyError("--since is not before --until", hint="Give a window that ends after it starts")
-    generated = generated_hosts(source.event_sources())
+    generated = generated_hosts(source.event_calls())
     return Filters(chosen, window, tuple(accounts), tuple(regions), generated), known
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from trailsmith.policy.usage import (
     Filters,
     aggregate,
-    event_sources,
+    event_calls,
     instance_profile_roles,
     known_principals,
 )
@@ -28,8 +28,8 @@ class UsageSource(abc.ABC):
     that resolve principals and instance profiles."""
 
     @abc.abstractmethod
-    def event_sources(self) -> list[str]:
-        """Every eventSource in the warehouse, sorted (which services' request fields to read)."""
+    def event_calls(self) -> list[tuple[str, str]]:
+        """Every (eventSource, eventName) in the warehouse, sorted (which request fields to read)."""
 
     @abc.abstractmethod
     def known_principals(self) -> list[str]:
@@ -50,8 +50,8 @@ class DuckDBUsage(UsageSource):
     def __init__(self, connection: duckdb.DuckDBPyConnection) -> None:
         self.connection = connection
 
-    def event_sources(self) -> list[str]:
-        return event_sources(self.connection)
+    def event_calls(self) -> list[tuple[str, str]]:
+        return event_calls(self.connection)
 
     def known_principals(self) -> list[str]:
         return known_principals(self.connection)

@@ -25,7 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from trailsmith.actions.mapping import event_host
-from trailsmith.policy.extract.registry import request_paths, spec_for, specs
+from trailsmith.policy.extract.registry import fills_in, request_paths, specs
 from trailsmith.policy.model import PolicyError
 from trailsmith.policy.passrole import RULES as PASSROLE_RULES
 from trailsmith.sql.authz import outcome_sql
@@ -102,6 +102,9 @@ class Layout:
 
     #: host -> ((dotted path, event name prefixes or () for all calls), ...), busiest hosts first
     paths: dict[str, tuple[tuple[str, tuple[str, ...]], ...]]
+    #: hosts whose trailing per-operation fields (the resolver's, filling in for an extractor) are
+    #: extracted only for the calls that carry them; other hosts' rows get every field of their host
+    split: frozenset[str] = frozenset()
 
     @property
     def slots(self) -> int:
@@ -133,19 +136,28 @@ def layout(generated: tuple[str, ...] = ()) -> Layout:
     every = set(specs()) | set(PASSROLE_RULES) | set(generated)
     hosts = sorted(every, key=lambda h: (h not in _BUSIEST, _rank(h), h))
     paths = {host: request_paths(host, resolver=host in generated) for host in hosts}
-    return Layout({host: found for host, found in paths.items() if found})
+    return Layout(
+        {host: found for host, found in paths.items() if found}, frozenset(generated) & frozenset(specs())
+    )
 
 
-def generated_hosts(event_sources: Iterable[str]) -> tuple[str, ...]:
-    """Of a warehouse's eventSources, the hosts whose request fields the resolver reads (sorted): only those
-    are added to the SQL, so that its ``CASE`` does not grow with every service botocore knows, and the
-    resolver's fields of a hand-written service are pulled only where the warehouse has its calls.
+def generated_hosts(calls: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """Of a warehouse's (eventSource, eventName) pairs, the hosts whose request fields the resolver reads
+    (sorted): a service without a hand-written extractor when it has calls, one with an extractor only when
+    it has calls of an operation the resolver fills in for. Only those are added to the SQL, so that its
+    ``CASE`` does not grow with every service botocore knows, and the busiest services cost nothing more
+    unless their calls need it.
 
-    >>> generated_hosts(["s3.amazonaws.com", "cloudfront.amazonaws.com", "signin.amazonaws.com"])
-    ('cloudfront', 's3')
+    >>> generated_hosts([("s3.amazonaws.com", "GetObject"), ("cloudfront.amazonaws.com", "GetDistribution"),
+    ...                  ("lambda.amazonaws.com", "Invoke20150331"), ("signin.amazonaws.com", "Login")])
+    ('cloudfront',)
+    >>> generated_hosts([("lambda.amazonaws.com", "GetLayerVersion20181031")])
+    ('lambda',)
     """
-    hosts = {event_host(source) for source in event_sources if source}
-    return tuple(sorted(h for h in hosts if h and spec_for(h) is not None))
+    hosts = {
+        event_host(source) for source, name in calls if source and fills_in(event_host(source), name or "")
+    }
+    return tuple(sorted(h for h in hosts if h))
 
 
 def fields(host: str, row: dict[str, object]) -> dict[str, str]:
@@ -192,7 +204,7 @@ def _packed(shape: Layout) -> str:
     whens = []
     for host, paths in shape.paths.items():
         always = len(paths)
-        while always and paths[always - 1][1]:
+        while host in shape.split and always and paths[always - 1][1]:
             always -= 1
         extract = "json_extract_string(requestParameters, [{}])"
         if always < len(paths):
@@ -320,12 +332,16 @@ def aggregate(connection: duckdb.DuckDBPyConnection, filters: Filters) -> pa.Tab
     return table
 
 
-def event_sources(connection: duckdb.DuckDBPyConnection) -> list[str]:
-    """Every eventSource in the warehouse, sorted."""
-    rows = connection.sql(
-        "SELECT DISTINCT eventSource FROM events WHERE eventSource IS NOT NULL ORDER BY eventSource"
-    ).fetchall()
-    return [r[0] for r in rows]
+#: Every API call the warehouse holds, once (which services' request fields to read): both engines' SQL.
+EVENT_CALLS_SQL = (
+    "SELECT DISTINCT eventSource, eventName FROM events WHERE eventSource IS NOT NULL "
+    "ORDER BY eventSource, eventName"
+)
+
+
+def event_calls(connection: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Every (eventSource, eventName) in the warehouse, sorted."""
+    return [(r[0], r[1]) for r in connection.sql(EVENT_CALLS_SQL).fetchall()]
 
 
 def known_principals(connection: duckdb.DuckDBPyConnection) -> list[str]:

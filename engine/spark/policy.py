@@ -19,7 +19,7 @@ import pyarrow as pa
 from trailsmith.engines import DEFAULT_MASTER
 from trailsmith.errors import QueryError
 from trailsmith.policy.source import UsageSource
-from trailsmith.policy.usage import Filters, usage_sql
+from trailsmith.policy.usage import EVENT_CALLS_SQL, Filters, usage_sql
 from trailsmith.spark.session import session
 from trailsmith.spark.sql import attach_views, run
 from trailsmith.spark.translate import to_spark
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 _PRINCIPALS = "SELECT DISTINCT principalArn FROM events WHERE principalArn IS NOT NULL ORDER BY principalArn"
-_SOURCES = "SELECT DISTINCT eventSource FROM events WHERE eventSource IS NOT NULL ORDER BY eventSource"
 
 _INSTANCE_PROFILES = """
 SELECT recipientAccountId,
@@ -63,8 +62,9 @@ class SparkUsage(UsageSource):
         attach_views(spark, target, derived=False)
         return cls(spark)
 
-    def event_sources(self) -> list[str]:
-        return [row["eventSource"] for row in run(self.spark, _SOURCES).to_pylist()]
+    def event_calls(self) -> list[tuple[str, str]]:
+        rows = run(self.spark, EVENT_CALLS_SQL).to_pylist()
+        return [(row["eventSource"], row["eventName"]) for row in rows]
 
     def known_principals(self) -> list[str]:
         return [row["principalArn"] for row in run(self.spark, _PRINCIPALS).to_pylist()]

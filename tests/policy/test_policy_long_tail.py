@@ -185,8 +185,11 @@ def test_the_resolver_serves_every_service_and_fills_in_for_extractors(warehouse
     assert not hosts & set(specs())  # none of these has a hand-written extractor
     filled = {source.removesuffix(".amazonaws.com") for source, *_ in FILLED_IN}
     assert filled <= set(specs())
-    sources = [f"{h}.amazonaws.com" for h in hosts | filled] + ["s3.amazonaws.com", "signin.amazonaws.com"]
-    assert set(generated_hosts(sources)) == hosts | filled | {"s3"}
+    calls = [(source, name) for source, name, *_ in CALLS + FILLED_IN]
+    calls += [("s3.amazonaws.com", "GetObject"), ("signin.amazonaws.com", "ConsoleLogin")]
+    assert set(generated_hosts(calls)) == hosts | filled
+    # a service with an extractor costs nothing more when none of its calls needs the resolver
+    assert generated_hosts([("lambda.amazonaws.com", "Invoke20150331")]) == ()
     # S3's requests do not use botocore's member names: its extractor stays alone
     assert spec_for("s3") is specs()["s3"]
     assert spec_for("not-a-service") is None

@@ -56,6 +56,23 @@ def spec_for(host: str) -> ServiceSpec | None:
     return made if made.fields else None
 
 
+def fills_in(host: str, event_name: str) -> bool:
+    """Whether the resolver reads request fields for a call: every call of a service without a hand-written
+    extractor that botocore knows, and the calls of the operations it fills in for where there is one.
+
+    >>> fills_in("cloudfront", "GetDistribution2020_05_31"), fills_in("lambda", "Invoke20150331")
+    (True, False)
+    """
+    spec = spec_for(host)
+    hand = specs().get(host)
+    if spec is None or spec is hand:
+        return False
+    if hand is None:
+        return True
+    extra = (names for path, names in spec.only.items() if path not in hand.fields)
+    return models.operation_name(event_name) in {name for names in extra for name in names}
+
+
 def request_paths(host: str, *, resolver: bool = True) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every request field the SQL must pull for ``host``, the extractor's and the PassRole rules', each with
     the event name prefixes that carry it (empty: every call of the service).
