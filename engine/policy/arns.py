@@ -96,24 +96,37 @@ def format_regex(fmt: str) -> re.Pattern[str]:
     stops at that text's first character; a trailing placeholder stops at ``/`` and ``:`` unless its name
     says it holds a path.
     """
+    return format_groups(fmt)[0]
+
+
+@functools.lru_cache(maxsize=8192)
+def format_groups(fmt: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
+    """:func:`format_regex` with one group per placeholder (``v0``, ``v1`` ...), and the placeholders' names.
+
+    >>> pattern, names = format_groups("arn:${Partition}:s3:::${BucketName}/${ObjectName}")
+    >>> names, pattern.match("arn:aws:s3:::b/raw/x.csv").group("v2")
+    (('Partition', 'BucketName', 'ObjectName'), 'raw/x.csv')
+    """
     parts: list[str] = ["^"]
+    names: list[str] = []
     position = 0
     for match in _VARIABLE.finditer(fmt):
         parts.append(re.escape(fmt[position : match.start()]))
         name = match.group(1)
         following = fmt[match.end() : match.end() + 1]
         if name in CONTEXT_VARIABLES:
-            parts.append("[^:]*")
+            body = "[^:]*"
         elif following:
-            parts.append("[^" + re.escape(following) + "]+")
+            body = "[^" + re.escape(following) + "]+"
         elif _SLASHED.search(name):
-            parts.append(".+")
+            body = ".+"
         else:
-            parts.append("[^/:]+")
+            body = "[^/:]+"
+        parts.append(f"(?P<v{len(names)}>{body})")
+        names.append(name)
         position = match.end()
-    parts.append(re.escape(fmt[position:]))
-    parts.append("$")
-    return re.compile("".join(parts), re.DOTALL)
+    parts.append(re.escape(fmt[position:]) + "$")
+    return re.compile("".join(parts), re.DOTALL), tuple(names)
 
 
 def matches_format(arn: str, fmt: str) -> bool:

@@ -36,7 +36,15 @@ from typing import Any
 from trailsmith.actions.mapping import map_event
 from trailsmith.actions.reference import ResourceType, action_info
 from trailsmith.actions.reference import arn_formats as reference_formats
-from trailsmith.policy.arns import CONTEXT_VARIABLES, build, literal, matches_format, split_arn, variables
+from trailsmith.policy.arns import (
+    CONTEXT_VARIABLES,
+    build,
+    format_groups,
+    literal,
+    matches_format,
+    split_arn,
+    variables,
+)
 from trailsmith.policy.extract.base import Call, Ref, ServiceSpec, from_resources, loads
 from trailsmith.policy.extract.models import Member, Operation, find, operations
 
@@ -185,29 +193,6 @@ def context_aliases(fmt: str) -> Mapping[str, str]:
     return out
 
 
-@functools.lru_cache(maxsize=8192)
-def _named_regex(fmt: str) -> tuple[re.Pattern[str], tuple[str, ...]]:
-    """A regex of ``fmt`` with one group per variable (the shapes of :func:`arns.format_regex`)."""
-    parts: list[str] = ["^"]
-    names: list[str] = []
-    position = 0
-    for match in _VARIABLE.finditer(fmt):
-        parts.append(re.escape(fmt[position : match.start()]))
-        name = match.group(1)
-        following = fmt[match.end() : match.end() + 1]
-        if name in CONTEXT_VARIABLES:
-            body = "[^:]*"
-        elif following:
-            body = "[^" + re.escape(following) + "]+"
-        else:
-            body = "[^/:]+"
-        parts.append(f"(?P<v{len(names)}>{body})")
-        names.append(name)
-        position = match.end()
-    parts.append(re.escape(fmt[position:]) + "$")
-    return re.compile("".join(parts), re.DOTALL), tuple(names)
-
-
 def parse(arn: str, fmt: str) -> dict[str, str] | None:
     """The variables of ``arn`` read with format ``fmt``, or None when it does not have that shape.
 
@@ -215,7 +200,7 @@ def parse(arn: str, fmt: str) -> dict[str, str] | None:
     ...       "arn:${Partition}:lambda:${Region}:${Account}:layer:${LayerName}:${LayerVersion}")["LayerName"]
     'geo'
     """
-    pattern, names = _named_regex(fmt)
+    pattern, names = format_groups(fmt)
     match = pattern.match(arn)
     if match is None:
         return None
