@@ -35,7 +35,7 @@ def kind(operation: str) -> str:
     return "other"
 
 
-_COLUMNS = ("right", "scoped", "extractor", "loose", "wrong", "unresolved")
+_COLUMNS = ("right", "scoped", "waived", "extractor", "loose", "wrong", "unresolved")
 
 
 def table(report: Report, every: bool) -> list[str]:
@@ -54,13 +54,14 @@ def table(report: Report, every: bool) -> list[str]:
 def summary(report: Report, wall: float) -> str:
     counts = report.counts()
     total = sum(counts.values())
-    resolved = counts["right"] + counts["scoped"] + counts["extractor"]
+    resolved = counts["right"] + counts["scoped"] + counts["waived"] + counts["extractor"]
     right_ops, ops = report.operations()
     return (
         f"{total} cases (operation, action, required type) in {len({c.host for c in report.cases})} "
         f"services: {resolved} resolved ({report.share():.1%}): {counts['right']} exactly by the resolver, "
         f"{counts['extractor']} by hand-written extractors, {counts['scoped']} scoped to what the request "
-        f"named with * for ids it cannot carry ({report.share(exact=True):.1%} without these); "
+        f"named with * for ids it cannot carry ({report.share(exact=True):.1%} without these), "
+        f"{counts['waived']} not needed (the request named an alternative or a finer type); "
         f"{counts['loose']} loose (safe, with * where a member seems to name the variable), "
         f"{counts['wrong']} wrong, {counts['unresolved']} unresolved; operations with every case resolved: "
         f"{right_ops}/{ops} ({right_ops / max(ops, 1):.1%}); resolving took {report.seconds:.1f}s "

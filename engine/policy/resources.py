@@ -153,6 +153,13 @@ def _action_grants(call: Call, info: ActionInfo, refs: list[Ref]) -> list[Grant]
     return out
 
 
+def unneeded(call: Call, action: str, types: tuple[ResourceType, ...], matched: set[str]) -> set[str]:
+    """The action's resource types this call did not need, given the types it named (``matched``): those
+    waived as alternatives of a named one, and those a named type's ARN extends."""
+    extended = {t.name for t in types if _extends(t, matched, types)}
+    return _waived(call, action, types, matched) | extended
+
+
 def _waived(call: Call, action: str, types: tuple[ResourceType, ...], matched: set[str]) -> set[str]:
     """The action's resource types that are alternatives of a type the call named (see
     ``ServiceSpec.alternatives`` and ``ServiceSpec.waive``): not needed."""

@@ -21,8 +21,8 @@ OTHER = "444455556666"
 EVENT = ("aws", "us-east-1", ACCOUNT)
 
 #: The share of required resource types resolved right, as policies are made (hand-written extractors with
-#: the resolver filling in), measured (83.2%), rounded down.
-FLOOR = 0.83
+#: the resolver filling in), measured (88.0%), rounded down.
+FLOOR = 0.87
 
 
 def arns(host: str, name: str, request: dict[str, Any], actions: tuple[str, ...] | None = None) -> set[str]:
@@ -312,14 +312,6 @@ def test_layer_version_by_arn() -> None:
         ),
         # Lightsail ARNs hold an id the request never names
         pytest.param("lightsail", "DeleteKeyPair", {"keyPairName": "k"}, "KeyPair", id="lightsail-id"),
-        # a nested domainId of sagemaker's CreateDomain is DataZone's
-        pytest.param(
-            "api.sagemaker",
-            "CreateDomain",
-            {"domainName": "d", "domainSettings": {"unifiedStudioSettings": {"domainId": "dzd-1"}}},
-            "domain",
-            id="nested-foreign-id",
-        ),
     ],
 )
 def test_no_guess(host: str, name: str, request_: dict[str, Any], resource_type: str) -> None:
@@ -330,6 +322,52 @@ def test_no_guess(host: str, name: str, request_: dict[str, Any], resource_type:
     ]
     assert found
     assert all(item.arns == () and item.reason for item in found)
+
+
+def test_a_nested_foreign_id_is_not_the_created_resource() -> None:
+    # a nested domainId of sagemaker's CreateDomain is DataZone's; the domain made gets the id AWS assigns
+    request_ = {"domainName": "d", "domainSettings": {"unifiedStudioSettings": {"domainId": "dzd-1"}}}
+    [found] = [
+        i
+        for i in generic.resolve("api.sagemaker", "CreateDomain", generic.flat(request_), *EVENT)
+        if i.resource_type == "domain"
+    ]
+    assert found.arns == (f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:domain/*",)
+
+
+@pytest.mark.parametrize(
+    ("host", "name", "request_", "resource_type", "arn"),
+    [
+        pytest.param(
+            "ec2", "CreateInternetGateway", {}, "internet-gateway", "internet-gateway/*", id="nothing-named"
+        ),
+        pytest.param(
+            "redshift-serverless",
+            "CreateWorkgroup",
+            {"workgroupName": "w", "namespaceName": "n"},
+            "workgroup",
+            "workgroup/*",
+            id="named-but-the-arn-holds-an-id",
+        ),
+    ],
+)
+def test_a_created_resource_is_the_types_pattern(
+    host: str, name: str, request_: dict[str, Any], resource_type: str, arn: str
+) -> None:
+    # the id does not exist before the call: the type's ARN with * there is as tight as it gets
+    [found] = [
+        i
+        for i in generic.resolve(host, name, generic.flat(request_), *EVENT)
+        if i.resource_type == resource_type
+    ]
+    assert found.arns == (f"arn:aws:{host}:us-east-1:{ACCOUNT}:{arn}",)
+
+
+def test_changing_a_resource_is_not_creating_it() -> None:
+    # CreateNetworkAclEntry changes a network ACL: named by its id, never the type's pattern
+    found = arns("ec2", "CreateNetworkAclEntry", {"networkAclId": "acl-1", "ruleNumber": 100})
+    assert found == {f"arn:aws:ec2:us-east-1:{ACCOUNT}:network-acl/acl-1"}
+    assert arns("ec2", "CreateNetworkAclEntry", {"ruleNumber": 100}) == set()
 
 
 def test_unresolved_says_why() -> None:

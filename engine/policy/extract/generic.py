@@ -126,6 +126,8 @@ class Shape:
     #: whether the resource may be a parent of the URI's (``/greengrass/groups/{GroupId}/deployments``
     #: acts in the group): for a type the action requires, never for an optional one
     parents: bool = False
+    #: whether the operation makes a resource of this type (:func:`creates`): its ids are the service's
+    creates: bool = False
 
 
 @dataclass(frozen=True)
@@ -225,10 +227,14 @@ def _split(name: str) -> tuple[str, str]:
     return (stem[2:] if stem.startswith("db") and len(stem) > 2 else stem), kind
 
 
-def _score(variable: str, member: Member, operation: str, kind_of: str) -> tuple[int, bool]:
+def _score(
+    variable: str, member: Member, operation: str, kind_of: str, alone: bool = False, service: str = ""
+) -> tuple[int, bool]:
     """How well ``member`` names ``variable`` (0: not at all), and whether only an ARN in it can.
 
-    ``kind_of`` is the resource type's name (normalised). A variable that says nothing of what it names
+    ``kind_of`` is the resource type's name (normalised); ``alone``: the variable is its format's only one;
+    ``service``: the botocore service's name, normalised.
+    A variable that says nothing of what it names
     (``${Name}``, ``${Id}``) is filled by a bare member only when the operation is about that type (its
     name is in the operation's): ``CreateCampaign``'s ``name`` is the campaign's, not that of the signal
     catalog it also uses.
@@ -272,8 +278,13 @@ def _score(variable: str, member: Member, operation: str, kind_of: str) -> tuple
     if m_stem and v_stem.endswith(m_stem) and v_stem[: -len(m_stem)] in operation:
         # ``VersionNumber`` of ``GetLayerVersion`` is the ``${LayerVersion}``
         return 3, arn_only
-    if m_stem == kind_of and v_stem and m_stem.endswith(v_stem):
-        # the member names the resource type in full: ``EvaluationFormId`` is a form's ``${FormId}``
+    alone_same = alone and bool(v_kind) and _same_kind(v_kind, m_kind)
+    if alone_same and v_stem == kind_of and m_stem.endswith(v_stem) and m_stem[: -len(v_stem)] in service:
+        # the type's name behind the service's own: ``AgentRuntimeId`` of Bedrock AgentCore's ``runtime``
+        return 3, arn_only
+    if m_stem == kind_of and v_stem and (m_stem.endswith(v_stem) or alone_same):
+        # the member names the resource type in full: ``EvaluationFormId`` is a form's ``${FormId}``, and
+        # ``AgentSpaceId`` the ``${AgentId}`` of an ``agent-space`` whose format has no other variable
         return 3, arn_only
     if not m_stem and v_kind and v_stem in operation:
         # ``Id`` of ``GetDistribution`` is the distribution's ``${DistributionId}``; never the resource
@@ -282,22 +293,43 @@ def _score(variable: str, member: Member, operation: str, kind_of: str) -> tuple
     return 0, False
 
 
+#: Verbs of operations that make a resource whose id the service assigns and returns (never ``Copy``: the
+#: copy's source is a resource of the same type, perhaps in another region).
+_MAKERS = ("create", "allocate", "import", "run", "request", "purchase", "provision", "register", "start")
+
+
+def creates(operation: str, type_name: str) -> bool:
+    """Whether ``operation`` makes a resource of the type: its name is a maker verb and the type's name, no
+    more (``CreateInternetGateway`` for an ``internet-gateway``; ``CreateNetworkAclEntry`` changes a
+    ``network-acl``). The new resource's id is not in the request, so its ARN is the type's with ``*`` there:
+    the tightest pattern that holds it, as the services' documentation writes it (``instance/*`` for
+    ``RunInstances``).
+
+    >>> creates("CreateInternetGateway", "internet-gateway"), creates("CreateNetworkAclEntry", "network-acl")
+    (True, False)
+    """
+    subject = _split(type_name)[0].removesuffix("resource")
+    lowered = operation.lower()
+    return bool(subject) and any(lowered == verb + subject for verb in _MAKERS)
+
+
 def _same_kind(v_kind: str, m_kind: str) -> bool:
     return v_kind == m_kind or frozenset({v_kind, m_kind}) in _SAME_KIND
 
 
 def _slots(
-    names: Iterable[str], members: tuple[Member, ...], operation: str, kind_of: str
+    names: Iterable[str], members: tuple[Member, ...], operation: str, kind_of: str, service: str = ""
 ) -> tuple[Slot, ...]:
     """Each variable's best members; a member that fits several variables (a bare ``Name`` in a format
     with a name and a version) stays with the one it fits best, or with none on a tie."""
     best: dict[str, tuple[tuple[int, int], list[tuple[str, bool]]]] = {}
     claims: dict[str, list[tuple[int, str]]] = {}
-    for variable in names:
+    wanted = tuple(names)
+    for variable in wanted:
         top: tuple[int, int] = (0, 0)
         chosen: list[tuple[str, bool]] = []
         for member in members:
-            score, arn_only = _score(variable, member, operation, kind_of)
+            score, arn_only = _score(variable, member, operation, kind_of, len(wanted) == 1, service)
             if not score:
                 continue
             key = (score, -member.depth)
@@ -346,8 +378,16 @@ def _shape(fmt: str, operation: Operation, type_name: str, required: bool) -> Sh
         # one the URI is, never one whose variables merely have members (the RestApi of a GetStage)
         return Shape(fmt, (), (), pieces, parents=False)
     kind_of = _split(type_name)[0].removesuffix("resource")
-    slots = _slots(dict.fromkeys(named(fmt)), operation.members, operation.name.lower(), kind_of)
-    return Shape(fmt, slots, tuple(s.variable for s in slots if not s.paths), pieces or (), parents=required)
+    service = operation.service.lower().replace("-", "")
+    slots = _slots(dict.fromkeys(named(fmt)), operation.members, operation.name.lower(), kind_of, service)
+    return Shape(
+        fmt,
+        slots,
+        tuple(s.variable for s in slots if not s.paths),
+        pieces or (),
+        parents=required,
+        creates=required and creates(operation.name, type_name),
+    )
 
 
 def _arn_paths(operation: Operation, shapes: Iterable[Shape]) -> tuple[str, ...]:
@@ -469,8 +509,9 @@ def _fill(
     """ARNs of one format by URI or by name, and where they came from (or why there are none).
 
     With ``assigned``, variables no member names (ids the service assigns: a stack's ``${Id}``, the
-    ``${GroupId}`` of an Auto Scaling group) are ``*`` when the request names the others: the ARN is then a
-    pattern that holds the named resource whatever id AWS gave it, and never one that denies the call.
+    ``${GroupId}`` of an Auto Scaling group) are ``*`` when the request names the others, or when the
+    operation makes the resource (:func:`creates`): the ARN is then a pattern that holds the named resource
+    whatever id AWS gave it, and never one that denies the call.
     """
     if shape.uri:
         by_uri, reason = _fill_uri(shape, fields, event)
@@ -478,7 +519,8 @@ def _fill(
             return by_uri, reason
     if shape.refused:
         return [], shape.refused
-    wildcards = shape.missing if assigned and len(shape.missing) < len(shape.slots) else ()
+    some_named = len(shape.missing) < len(shape.slots)
+    wildcards = shape.missing if assigned and (some_named or shape.creates) else ()
     if shape.missing and not wildcards:
         return [], f"no request member names ${{{shape.missing[0]}}}"
     # per slot: (value, region, account); region/account empty when the event's apply

@@ -24,6 +24,7 @@ from trailsmith.policy.extract import generic, registry
 from trailsmith.policy.extract.base import Call, type_of
 from trailsmith.policy.extract.models import Member, endpoint_hosts, find, operations
 from trailsmith.policy.extract.synthetic import EVENT, KINDS, OTHER, core, request
+from trailsmith.policy.resources import unneeded
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,18 @@ class Case:
     operation: str
     action: str
     resource_type: str
-    #: "right"; "scoped" (right, with ``*`` for ids no member names); "loose" (safe, with ``*`` where a
-    #: member seems to name the variable, or for every variable); "wrong"; "unresolved"; or "extractor"
-    #: (named by the service's hand-written extractor)
+    #: "right"; "scoped" (right, with ``*`` for ids no member names); "waived" (not needed by the call: the
+    #: request named an alternative of the type, such as the inference profile a Bedrock ``modelId`` may
+    #: name instead of a foundation model, or a finer type whose ARN extends it, as policy generation
+    #: decides); "loose" (safe, with ``*`` where a member seems to name the variable, or for every
+    #: variable); "wrong"; "unresolved"; or "extractor" (named by the service's hand-written extractor)
     outcome: str
     arns: tuple[str, ...]
     reason: str
+
+
+#: The outcomes that count as resolved.
+RESOLVED = frozenset({"right", "scoped", "waived", "extractor"})
 
 
 @dataclass
@@ -51,10 +58,11 @@ class Report:
         return Counter(c.outcome for c in self.cases if host is None or c.host == host)
 
     def share(self, host: str | None = None, *, exact: bool = False) -> float:
-        """The share of cases resolved: right, by a hand-written extractor, and (unless ``exact``) scoped."""
+        """The share of cases resolved: right, by a hand-written extractor, waived, and (unless ``exact``)
+        scoped."""
         counts = self.counts(host)
         total = sum(counts.values())
-        good = counts["right"] + counts["extractor"] + (0 if exact else counts["scoped"])
+        good = counts["right"] + counts["extractor"] + counts["waived"] + (0 if exact else counts["scoped"])
         return good / total if total else 0.0
 
     def operations(self) -> tuple[int, int]:
@@ -62,7 +70,7 @@ class Report:
         by_op: dict[tuple[str, str], bool] = {}
         for case in self.cases:
             key = (case.host, case.operation)
-            by_op[key] = by_op.get(key, True) and case.outcome in ("right", "scoped", "extractor")
+            by_op[key] = by_op.get(key, True) and case.outcome in RESOLVED
         return sum(by_op.values()), len(by_op)
 
 
@@ -78,7 +86,11 @@ def plausible(variable: str, member: str, operation: str, resource_type: str) ->
         return m_core == subject or (about and (not m_core or subject.endswith(m_core)))
     if not m_core:
         return bool(v_core) and v_core in operation.lower()
-    return m_core in v_core or v_core in m_core
+    # the member named for the type itself, with the same kind of identifier (``NetworkAclId`` of a
+    # ``network-acl`` whose format's one variable is ``${NaclId}``)
+    return (
+        m_core in v_core or v_core in m_core or (m_core == subject and kind(member) == kind(variable) != "")
+    )
 
 
 def kind(name: str) -> str:
@@ -150,7 +162,10 @@ def _judge(
         if not wildcards:
             return "right"
         # a pattern that names nothing, or leaves out a name the request holds, is safe but not tight
-        return "loose" if missed or wildcards >= len(generic.named(fmt)) else "scoped"
+        # (but the id of a resource the operation makes is never in the request: ``internet-gateway/*`` for
+        # ``CreateInternetGateway`` is as tight as an ARN can be)
+        everything = wildcards >= len(generic.named(fmt)) and not generic.creates(*case)
+        return "loose" if missed or everything else "scoped"
     return "wrong"
 
 
@@ -193,6 +208,35 @@ def _extracted(
     return tuple(dict.fromkeys(refs)), bool(own)
 
 
+def _resolved(
+    host: str, name: str, action: str, target: generic.Target, fields: dict[str, str], by_extractor: bool
+) -> tuple[tuple[str, ...], str, bool]:
+    """(ARNs, why, whether the hand-written extractor named them) for one target, as policies are made."""
+    if by_extractor:
+        arns, own = _extracted(host, name, action, target, fields)
+        return arns, "the service's extractor" if own else "the resolver, filling in for the extractor", own
+    resolved = generic.resolve_target(target, fields, *EVENT)
+    fmts = generic.alternatives(target.resource_type.arn)
+    assert all(any(matches_format(a, f) for f in fmts) for a in resolved.arns)
+    return resolved.arns, resolved.reason, False
+
+
+def _unneeded(
+    host: str, name: str, action: str, target: generic.Target, fields: dict[str, str], by_extractor: bool
+) -> bool:
+    """Whether policy generation would not need ``target``'s type for this call: the request named an
+    alternative of it or a finer type (:func:`trailsmith.policy.resources.unneeded`)."""
+    targets = generic.plan(host, name, (action,))
+    matched = {
+        t.resource_type.name for t in targets if _resolved(host, name, action, t, fields, by_extractor)[0]
+    }
+    if not matched:
+        return False
+    call = Call(host, name, EVENT[0], EVENT[2], EVENT[1], "", fields)
+    types = tuple(t.resource_type for t in targets)
+    return target.resource_type.name in unneeded(call, action, types, matched)
+
+
 def run(selection: Iterable[tuple[str, str, str]] | None = None, *, generated: bool = False) -> Report:
     """Resolve a synthesised request of every case (all of botocore by default).
 
@@ -213,14 +257,11 @@ def run(selection: Iterable[tuple[str, str, str]] | None = None, *, generated: b
                 continue
             fmts = generic.alternatives(resource_type.arn)
             fields, planted = request(members, fmts[0], resource_type.name)
-            if host in hand and hand[host].models_match and not generated:
-                arns, own = _extracted(host, name, action, target, fields)
-                reason = "the service's extractor" if own else "the resolver, filling in for the extractor"
-            else:
-                resolved = generic.resolve_target(target, fields, *EVENT)
-                assert all(any(matches_format(a, f) for f in fmts) for a in resolved.arns)
-                arns, reason, own = resolved.arns, resolved.reason, False
-            if own:
+            by_extractor = host in hand and hand[host].models_match and not generated
+            arns, reason, own = _resolved(host, name, action, target, fields, by_extractor)
+            if not arns and _unneeded(host, name, action, target, fields, by_extractor):
+                outcome = "waived"
+            elif own:
                 outcome = "extractor"  # judged by the extractor's own tests, not by the names here
             else:
                 judged = {_judge(a, fmts, planted, names, (name, resource_type.name)) for a in arns}

@@ -3,7 +3,8 @@ resource of a given ARN format, with a distinctive value in every member.
 
 Each member holds ``v_<MemberName>``; a member whose name says it holds an ARN (``...Arn``/``...Arns``)
 holds an ARN of the format, in another account and region, when its name also says it is of that resource
-type (``FunctionArn`` for a function, a bare ``Arn``/``ResourceArn``), else an unrelated ARN. The generic
+type (``FunctionArn`` for a function, a bare ``Arn``/``ResourceArn``) or when only the model's shape says it
+is an ARN (``ChimeBearer``), else an unrelated ARN. The generic
 resolver's coverage (:mod:`trailsmith.policy.extract.resolver_coverage`) and the probe of what hand-written
 extractors read (:mod:`trailsmith.policy.extract.layered`) both work on such requests.
 """
@@ -53,10 +54,15 @@ def request(members: Iterable[Member], fmt: str, resource_type: str) -> tuple[di
     )
     for member in members:
         stem = core(member.name)
-        if member.name.lower().endswith(("arn", "arns")):
-            value = (
-                arn if stem in ("", "resource") or stem in type_core else f"arn:aws:other:::x/{member.name}"
+        if member.name.lower().endswith(("arn", "arns")) or member.arn:
+            # an ARN of the type where the name says so, or where only the model's shape says it is an ARN
+            # (a ``ChimeBearer`` holds the ARN of whichever user or bot calls)
+            of_type = (
+                stem in ("", "resource")
+                or stem in type_core
+                or not member.name.lower().endswith(("arn", "arns"))
             )
+            value = arn if of_type else f"arn:aws:other:::x/{member.name}"
             if value == arn:
                 planted.add(arn)
         else:
