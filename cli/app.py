@@ -45,7 +45,7 @@ def _root(
 
 
 #: Command modules, by topic; importing one registers its commands on ``app``.
-COMMAND_MODULES = ("ingest", "sql", "query", "policy", "unused", "schema", "synth", "verify")
+COMMAND_MODULES = ("ingest", "sql", "query", "policy", "unused", "check", "schema", "synth", "verify")
 
 
 def _register() -> None:

@@ -47,6 +47,19 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "trailsmith.errors",
         }
     ),
+    "trailsmith.check": frozenset(
+        {
+            "trailsmith.iam",
+            "trailsmith.policy",
+            "trailsmith.sql",
+            "trailsmith.actions",
+            "trailsmith.warehouse",
+            "trailsmith.engines",
+            "trailsmith.errors",
+            "trailsmith.files",
+            "trailsmith._version",
+        }
+    ),
     "trailsmith.engines.duckdb": frozenset(
         {
             "trailsmith.ingestion",
@@ -84,6 +97,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "trailsmith.actions",
             "trailsmith.policy",
             "trailsmith.iam",
+            "trailsmith.check",
             "trailsmith.synth",
             "trailsmith.errors",
             "trailsmith._version",

@@ -170,8 +170,9 @@ class AuthorizationDetails:
         )
 
 
-class _Bad(Exception):
-    """An entry (or part of one) that cannot be read; ``where`` is relative to the entry."""
+class BadDocument(Exception):
+    """An entry of an export or a policy document (or part of one) that cannot be read; ``where`` is relative
+    to the entry. :func:`parse_document` raises it for a document IAM would refuse."""
 
     def __init__(self, where: str, problem: str) -> None:
         super().__init__(problem)
@@ -191,7 +192,7 @@ def decode_document(value: Any, where: str) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     if not isinstance(value, str):
-        raise _Bad(where, f"is {_kind(value)}, not a policy document")
+        raise BadDocument(where, f"is {_kind(value)}, not a policy document")
     text = value.strip()
     encoded = text[:3].upper() == "%7B" or "%22" in text[:40]
     errors: list[str] = []
@@ -206,38 +207,38 @@ def decode_document(value: Any, where: str) -> dict[str, Any]:
             return decode_document(parsed, where)
         if isinstance(parsed, dict):
             return parsed
-        raise _Bad(where, f"is {_kind(parsed)}, not a policy document")
+        raise BadDocument(where, f"is {_kind(parsed)}, not a policy document")
     detail = errors[1] if encoded else errors[0]
-    raise _Bad(where, f"is not valid JSON, neither as text nor URL-decoded: {detail}")
+    raise BadDocument(where, f"is not valid JSON, neither as text nor URL-decoded: {detail}")
 
 
 def parse_document(document: Any, label: str, where: str = "PolicyDocument") -> Policy:
     """A :class:`Policy` from a document in any form :func:`decode_document` takes; raises if malformed."""
     body = decode_document(document, where)
     if "Statement" not in body:
-        raise _Bad(where, "has no Statement")
+        raise BadDocument(where, "has no Statement")
     raw = body["Statement"]
     items = [raw] if isinstance(raw, dict) else raw
     if not isinstance(items, list):
-        raise _Bad(f"{where}.Statement", f"is {_kind(raw)}, not a statement or a list of statements")
+        raise BadDocument(f"{where}.Statement", f"is {_kind(raw)}, not a statement or a list of statements")
     return Policy(label, tuple(_statement(item, f"{where}.Statement[{i}]") for i, item in enumerate(items)))
 
 
 def _statement(item: Any, where: str) -> Statement:
     if not isinstance(item, dict):
-        raise _Bad(where, f"is {_kind(item)}, not a statement")
+        raise BadDocument(where, f"is {_kind(item)}, not a statement")
     effect = item.get("Effect")
     if effect not in ("Allow", "Deny"):
-        raise _Bad(f"{where}.Effect", f"is {effect!r}; IAM accepts only 'Allow' or 'Deny'")
+        raise BadDocument(f"{where}.Effect", f"is {effect!r}; IAM accepts only 'Allow' or 'Deny'")
     actions, not_action = _either(item, "Action", where)
     for action in actions:
         if action.strip() != "*" and ":" not in action:
             key = "NotAction" if not_action else "Action"
-            raise _Bad(f"{where}.{key}", f"{action!r} is not 'service:action' or '*'")
+            raise BadDocument(f"{where}.{key}", f"{action!r} is not 'service:action' or '*'")
     resources, not_resource = _either(item, "Resource", where)
     condition = item.get("Condition")
     if condition is not None and not isinstance(condition, dict):
-        raise _Bad(f"{where}.Condition", f"is {_kind(condition)}, not an object")
+        raise BadDocument(f"{where}.Condition", f"is {_kind(condition)}, not an object")
     sid = item.get("Sid")
     text = json.dumps(condition, sort_keys=True, separators=(",", ":")) if condition else ""
     sid = sid if isinstance(sid, str) else ""
@@ -248,13 +249,13 @@ def _either(item: Mapping[str, Any], name: str, where: str) -> tuple[tuple[str, 
     """``name`` or ``Not<name>``: exactly one must be there (IAM's grammar), a string or a list of strings."""
     plain, negated = item.get(name), item.get(f"Not{name}")
     if plain is not None and negated is not None:
-        raise _Bad(where, f"has both {name} and Not{name}")
+        raise BadDocument(where, f"has both {name} and Not{name}")
     if plain is None and negated is None:
-        raise _Bad(where, f"has neither {name} nor Not{name}")
+        raise BadDocument(where, f"has neither {name} nor Not{name}")
     key, value = (name, plain) if plain is not None else (f"Not{name}", negated)
     values = [value] if isinstance(value, str) else value
     if not isinstance(values, list) or not values or not all(isinstance(v, str) and v for v in values):
-        raise _Bad(f"{where}.{key}", "is not a non-empty string or list of non-empty strings")
+        raise BadDocument(f"{where}.{key}", "is not a non-empty string or list of non-empty strings")
     return tuple(values), negated is not None
 
 
@@ -371,7 +372,7 @@ class _Reader:
                 where = f"{prefix}{key}[{index}]"
                 try:
                     read(entry, where)
-                except _Bad as bad:
+                except BadDocument as bad:
                     said = self.problem(f"{where}{_named(entry, key)}", f"{bad.where} {bad.problem}".strip())
                     name = entry.get("GroupName") if isinstance(entry, dict) else None
                     if key == "GroupDetailList" and isinstance(name, str):
@@ -384,7 +385,7 @@ class _Reader:
         try:
             index, document = _default_version(entry)
             self.managed[arn] = parse_document(document, arn, f"PolicyVersionList[{index}].Document")
-        except _Bad as bad:
+        except BadDocument as bad:
             self.unreadable[arn] = self.problem(named, f"{bad.where} {bad.problem}")
 
     def _group(self, entry: Any, where: str) -> None:
@@ -397,10 +398,10 @@ class _Reader:
         name = _text(entry, "UserName" if kind == "user" else "RoleName")
         match = _ENTITY_ARN.match(arn)
         if not match or match["kind"] != kind:
-            raise _Bad("Arn", f"{arn!r} is not an IAM {kind} ARN")
+            raise BadDocument("Arn", f"{arn!r} is not an IAM {kind} ARN")
         groups = entry.get("GroupList", []) if kind == "user" else []
         if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise _Bad("GroupList", "is not a list of group names")
+            raise BadDocument("GroupList", "is not a list of group names")
         inline, incomplete = self._inline(entry, kind, f"{where}{_named(entry, _LISTS[kind])}")
         self.principals.append(
             Principal(arn, kind, name, inline, _attached(entry), tuple(groups), _boundary(entry), incomplete)
@@ -418,13 +419,13 @@ class _Reader:
             where = f"{key}[{index}]"
             try:
                 if not isinstance(item, dict):
-                    raise _Bad(where, f"is {_kind(item)}, not an inline policy")
+                    raise BadDocument(where, f"is {_kind(item)}, not an inline policy")
                 name = item.get("PolicyName")
                 if not isinstance(name, str) or not name:
-                    raise _Bad(f"{where}.PolicyName", "is missing")
+                    raise BadDocument(f"{where}.PolicyName", "is missing")
                 document = item.get("PolicyDocument")
                 policies.append(parse_document(document, f"inline:{name}", f"{where}.PolicyDocument"))
-            except _Bad as bad:
+            except BadDocument as bad:
                 incomplete.append(self.problem(named, f"{bad.where} {bad.problem}"))
         return tuple(policies), tuple(incomplete)
 
@@ -438,22 +439,23 @@ def _named(entry: Any, key: str) -> str:
 
 def _text(entry: Any, key: str) -> str:
     if not isinstance(entry, dict):
-        raise _Bad("", f"is {_kind(entry)}, not an object")
+        raise BadDocument("", f"is {_kind(entry)}, not an object")
     value = entry.get(key)
     if not isinstance(value, str) or not value:
-        raise _Bad(key, "is missing" if value is None else f"is {_kind(value)}, not a non-empty string")
+        problem = "is missing" if value is None else f"is {_kind(value)}, not a non-empty string"
+        raise BadDocument(key, problem)
     return value
 
 
 def _attached(entry: Mapping[str, Any]) -> tuple[str, ...]:
     listed = entry.get("AttachedManagedPolicies") or []
     if not isinstance(listed, list):
-        raise _Bad("AttachedManagedPolicies", f"is {_kind(listed)}, not a list")
+        raise BadDocument("AttachedManagedPolicies", f"is {_kind(listed)}, not a list")
     arns = []
     for index, item in enumerate(listed):
         arn = item.get("PolicyArn") if isinstance(item, dict) else None
         if not isinstance(arn, str) or not arn:
-            raise _Bad(f"AttachedManagedPolicies[{index}].PolicyArn", "is missing")
+            raise BadDocument(f"AttachedManagedPolicies[{index}].PolicyArn", "is missing")
         arns.append(arn)
     return tuple(arns)
 
@@ -464,7 +466,7 @@ def _boundary(entry: Mapping[str, Any]) -> str | None:
         return None
     arn = boundary.get("PermissionsBoundaryArn") if isinstance(boundary, dict) else None
     if not isinstance(arn, str) or not arn:
-        raise _Bad("PermissionsBoundary.PermissionsBoundaryArn", "is missing")
+        raise BadDocument("PermissionsBoundary.PermissionsBoundaryArn", "is missing")
     return arn
 
 
@@ -472,17 +474,17 @@ def _default_version(entry: Mapping[str, Any]) -> tuple[int, Any]:
     """The version in effect: the one marked ``IsDefaultVersion``, else the one named ``DefaultVersionId``."""
     versions = entry.get("PolicyVersionList")
     if not isinstance(versions, list) or not versions:
-        raise _Bad("PolicyVersionList", "is missing or empty")
+        raise BadDocument("PolicyVersionList", "is missing or empty")
     marked = [v for v in versions if isinstance(v, dict) and v.get("IsDefaultVersion") is True]
     wanted = entry.get("DefaultVersionId")
     if len(marked) != 1:
         marked = [v for v in versions if isinstance(v, dict) and wanted and v.get("VersionId") == wanted]
     if len(marked) != 1:
         problem = f"has no single version marked IsDefaultVersion (DefaultVersionId {wanted!r})"
-        raise _Bad("PolicyVersionList", problem)
+        raise BadDocument("PolicyVersionList", problem)
     index = next(i for i, v in enumerate(versions) if v is marked[0])
     if "Document" not in marked[0]:
-        raise _Bad(f"PolicyVersionList[{index}].Document", "is missing")
+        raise BadDocument(f"PolicyVersionList[{index}].Document", "is missing")
     return index, marked[0]["Document"]
 
 
@@ -509,7 +511,7 @@ def read_policy_file(path: str | os.PathLike[str]) -> tuple[Policy, ...]:
         label = f"file:{name}" if len(documents) == 1 else f"file:{name}#{index + 1}"
         try:
             out.append(parse_document(document, label, "document" if len(documents) == 1 else f"[{index}]"))
-        except _Bad as bad:
+        except BadDocument as bad:
             raise IamExportError(f"{source}: {bad.where} {bad.problem}") from None
     return tuple(out)
 

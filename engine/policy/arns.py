@@ -62,6 +62,18 @@ def literal(value: str) -> str:
     return "".join(out)
 
 
+def plain(text: str) -> str:
+    """The text a policy's ``text`` spells where it escapes ``*``, ``?`` and ``$`` (:func:`literal`'s inverse;
+    real wildcards stay).
+
+    >>> plain("log-stream:2024/08/02/[${$}LATEST]*")
+    'log-stream:2024/08/02/[$LATEST]*'
+    """
+    if "${" not in text:
+        return text
+    return text.replace("${*}", "*").replace("${?}", "?").replace("${$}", "$")
+
+
 def allowed_characters(pattern: str) -> tuple[str, bool]:
     """``pattern`` with every run of characters IAM refuses replaced by ``*`` (which matches them).
 

@@ -20,7 +20,7 @@ import functools
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -197,6 +197,20 @@ def _accumulate(rows: Iterable[dict[str, Any]], known: Known, group: GroupMode) 
 
 
 _Derived = tuple[list[Grant], list[PassedRole]]
+
+
+def authorizations(
+    table: pa.Table, known: Known
+) -> Iterator[tuple[dict[str, Any], Evidence, list[Grant], list[PassedRole]]]:
+    """Each row of an aggregation whose calls policies are made from (API calls that passed authorisation,
+    as :func:`classify` decides), with the grants and passed roles its calls needed: what ``trailsmith
+    check`` holds committed policies against."""
+    cache: dict[tuple[Any, ...], _Derived] = {}
+    for row in table.to_pylist():
+        source, name = row["eventSource"] or "", row["eventName"] or ""
+        if classify(row["eventType"], row["outcome"], source, name)[0] is None:
+            grants, passed = _derived(row, known, cache)
+            yield row, _row_evidence(row), grants, passed
 
 
 def _derived(row: dict[str, Any], known: Known, cache: dict[tuple[Any, ...], _Derived]) -> _Derived:

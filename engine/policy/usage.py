@@ -246,6 +246,17 @@ def _ids_column() -> str:
     return f"CASE {' '.join(whens)} END AS scannedIds" if whens else "CAST(NULL AS VARCHAR[]) AS scannedIds"
 
 
+#: Request context the trail records that the aggregation groups by only when asked (``Filters.context``):
+#: ``trailsmith check`` evaluates policy conditions on them. Name -> SQL expression, both engines' dialect.
+CONTEXT_COLUMNS: dict[str, str] = {
+    "sourceIPAddress": "sourceIPAddress",
+    "vpcEndpointId": "vpcEndpointId",
+    "mfaAuthenticated": "userIdentity.sessionContext.attributes.mfaAuthenticated",
+    "userName": "userIdentity.userName",
+    "principalId": "userIdentity.principalId",
+}
+
+
 @dataclass(frozen=True)
 class Filters:
     """Which events to aggregate."""
@@ -257,6 +268,8 @@ class Filters:
     #: hosts in the warehouse whose request fields the resolver reads (:func:`generated_hosts`): those
     #: fields are pulled too; the hand-written extractors' always are
     generated: tuple[str, ...] = ()
+    #: names of :data:`CONTEXT_COLUMNS` to group by too (each makes more, smaller groups)
+    context: tuple[str, ...] = ()
 
 
 def usage_sql(filters: Filters, *, packed: bool = True) -> tuple[str, dict[str, object]]:
@@ -279,6 +292,7 @@ def usage_sql(filters: Filters, *, packed: bool = True) -> tuple[str, dict[str, 
         *slots,
         _ids_column(),
         _resources_column(),
+        *(f"{CONTEXT_COLUMNS[name]} AS {name}" for name in filters.context),
     ]
     where, params = _where(filters)
     ordinals = ", ".join(str(i) for i in range(1, len(keys) + 1))

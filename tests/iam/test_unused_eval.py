@@ -177,7 +177,7 @@ def test_documents_as_objects_text_url_encoded_and_double_encoded() -> None:
     assert decode_document(quote(text, safe=""), "d") == document
     assert decode_document(quote(text, safe="").replace("%20", "+"), "d") == document
     assert decode_document(json.dumps(text), "d") == document
-    with pytest.raises(iam_export._Bad) as bad:
+    with pytest.raises(iam_export.BadDocument) as bad:
         decode_document("%7B%22Version", "RolePolicyList[0].PolicyDocument")
     assert bad.value.where == "RolePolicyList[0].PolicyDocument"
     assert bad.value.problem.startswith("is not valid JSON")
@@ -210,7 +210,7 @@ def test_documents_as_objects_text_url_encoded_and_double_encoded() -> None:
     ],
 )
 def test_malformed_statements_are_named(statement: dict[str, object], problem: str) -> None:
-    with pytest.raises(iam_export._Bad) as bad:
+    with pytest.raises(iam_export.BadDocument) as bad:
         iam_export.parse_document(
             {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}, statement]},
             "inline:x",

@@ -1,0 +1,1 @@
+"""Policy as code: committed IAM policies held against the calls the trail shows (``trailsmith check``)."""
