@@ -25,8 +25,10 @@ import hcl2
 from hcl2.utils import SerializationOptions, process_escape_sequences
 from lark.exceptions import LarkError
 
-#: Larger files are refused: a policy is at most a few KiB, an account's export a few MiB.
+#: Larger Terraform files are refused: a policy is a few KiB, and python-hcl2 parses about 60 KiB a second.
 MAX_BYTES = 8 * 1024 * 1024
+#: Larger JSON files are refused: the export of a large account's authorization details runs to tens of MiB.
+MAX_JSON_BYTES = 512 * 1024 * 1024
 
 #: What python-hcl2 may raise on text its grammar rejects (or that nests deeper than Python recurses).
 PARSE_ERRORS = (LarkError, ValueError, RuntimeError, RecursionError)
@@ -167,24 +169,26 @@ class Unreadable(Exception):
         self.hint = hint
 
 
-def read_text(path: str) -> str:
-    """A UTF-8 file's text, refusing files over :data:`MAX_BYTES`; raises :class:`Unreadable`.
+def read_text(path: str, limit: int = MAX_BYTES) -> str:
+    """A UTF-8 file's text, refusing files over ``limit`` bytes; raises :class:`Unreadable`.
 
     Only regular files: a named pipe or a device in a repository (or named by ``file()``) would block the
     read or never end.
     """
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
+        status = os.stat(path)
+        if not stat.S_ISREG(status.st_mode):
             raise Unreadable("is not a regular file", hint="Give policy files, exports or Terraform folders")
-        with open(path, "rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        # the size first, so a huge file is refused before it is read; the read is capped too, as the
+        # file may grow in between
+        data = b"" if status.st_size > limit else _head(path, limit + 1)
     except OSError as exc:
         raise Unreadable(
             f"cannot read it: {exc.strerror or exc}", hint="Check the path and its permissions"
         ) from None
-    if len(data) > MAX_BYTES:
+    if status.st_size > limit or len(data) > limit:
         raise Unreadable(
-            f"is larger than {MAX_BYTES // (1024 * 1024)} MiB",
+            f"is larger than {limit // (1024 * 1024)} MiB",
             hint="A policy is a few KiB; give the policy files, not the folder this one is in",
         )
     try:
@@ -192,6 +196,11 @@ def read_text(path: str) -> str:
     except UnicodeDecodeError as exc:
         problem = f"is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start})"
         raise Unreadable(problem, hint="Save it as UTF-8, as Terraform and the AWS CLI write") from None
+
+
+def _head(path: str, size: int) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(size)
 
 
 def load_json(text: str) -> Any:

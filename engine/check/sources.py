@@ -251,7 +251,7 @@ def _read_module(folder: str, files: list[tuple[str, bool]], found: _Found) -> N
 
 
 def _read_json_source(path: str, found: _Found) -> None:
-    text = hcl.read_text(path)
+    text = hcl.read_text(path, hcl.MAX_JSON_BYTES)
     data = hcl.load_json(text)
     pages = data if isinstance(data, list) else [data]
     if pages and all(isinstance(p, dict) and any(k in p for k in _EXPORT_KEYS) for p in pages):

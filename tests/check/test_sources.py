@@ -379,10 +379,17 @@ def test_missing_huge_and_looping_input(tmp_path: Path) -> None:
         load_sources([tmp_path / "nope.json"])
     with pytest.raises(CheckSourceError, match="no SOURCE given"):
         load_sources([])
-    huge = tmp_path / "huge.json"
+    # Terraform is capped at 8 MiB (python-hcl2 is slow), JSON at 512 MiB (an export can be large)
+    huge = tmp_path / "huge.tf"
     with open(huge, "wb") as handle:
         handle.truncate(hcl.MAX_BYTES + 1)
     with pytest.raises(CheckSourceError, match="is larger than 8 MiB"):
+        load_sources([huge])
+    huge.unlink()
+    huge = tmp_path / "huge.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(hcl.MAX_JSON_BYTES + 1)  # sparse: no disk used
+    with pytest.raises(CheckSourceError, match="is larger than 512 MiB"):
         load_sources([huge])
     huge.unlink()
     folder = tmp_path / "tree"
