@@ -17,6 +17,19 @@ from trailsmith.ingestion.driver import IngestReport
 _SHOWN = 50
 
 
+#: What the summary calls each input form (``DecodedFile.form``; ``--json`` keeps the short names).
+FORM_NAMES = {
+    "records": "S3 export",
+    "array": "JSON array",
+    "lines": "JSON lines",
+    "object": "single event",
+    "cloudwatch-subscription": "CloudWatch Logs subscription",
+    "eventbridge": "EventBridge",
+    "cloudwatch-export": "CloudWatch Logs export",
+    "ocsf": "Security Lake OCSF",
+}
+
+
 @app.command("ingest")
 def ingest_command(
     sources: list[str] = typer.Argument(
@@ -38,9 +51,11 @@ def ingest_command(
 ) -> None:
     """Read CloudTrail logs into the Parquet warehouse, exactly once.
 
-    Accepts S3 exports ({"Records": [...]}, gzipped or not), JSON arrays of events and JSON lines. Files
-    already ingested are skipped, duplicate events (same eventID) are stored once, digest and Insights files
-    are skipped, and bad files or records are quarantined with their reason (see the 'quarantine' view).
+    Accepts S3 exports ({"Records": [...]}, gzipped or not), JSON arrays of events, JSON lines, and the
+    envelopes of CloudWatch Logs subscriptions, EventBridge rules (through Firehose) and CloudWatch Logs
+    exports. Files already ingested are skipped, duplicate events (same eventID) are stored once, digest and
+    Insights files are skipped, and bad files or records are quarantined with their reason (see the
+    'quarantine' view).
 
     Example: trailsmith ingest s3://my-trail-bucket/AWSLogs/ --warehouse ./warehouse
     """
@@ -73,10 +88,19 @@ def _summary(report: IngestReport) -> None:
         f"duplicates; {report.files_already_ingested:,} files already ingested; skipped: {skipped}; "
         f"quarantined: {len(report.quarantined_files):,} files, {len(report.quarantined_records):,} records"
     )
+    if report.events_by_form:
+        forms = ", ".join(
+            f"{n:,} {FORM_NAMES.get(form, form)}" for form, n in sorted(report.events_by_form.items())
+        )
+        stderr.print(f"events read by input form: {forms}")
     if report.time_from_timestamp:
         stderr.print(
             f"note: {report.time_from_timestamp:,} records had no eventTime; "
             "it was taken from their '@timestamp'"
+        )
+    if report.not_carried:
+        stderr.print(
+            f"note: Security Lake OCSF input does not carry {', '.join(report.not_carried)}; left empty"
         )
     if report.insight_records:
         stderr.print(

@@ -2,7 +2,9 @@
 
 Accepts every form people feed a CloudTrail tool: the S3 export body ``{"Records": [...]}`` (gzipped or
 not), a JSON array of events (console event-history downloads), JSON lines (SIEM and forwarder exports),
-and a single event object. Recognises CloudTrail digest files, which are not events.
+a single event object, and the envelopes log forwarders wrap events in (:mod:`.envelopes`: CloudWatch Logs
+subscriptions and EventBridge rules delivered through Firehose, CloudWatch Logs export tasks), all
+recognised by content. Recognises CloudTrail digest files, which are not events.
 
 The fast path decodes a whole file in one ``msgspec`` call into :class:`~trailsmith.warehouse.records.Record`
 structs. Anything unusual (an unknown key, a wrong type, a non-object record) sends *that file* to the slow
@@ -13,6 +15,7 @@ raises :class:`FileRejected`. Nothing is dropped without a count and a reason.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +23,7 @@ from typing import Any
 import msgspec
 from isal import isal_zlib
 
+from trailsmith.ingestion import envelopes
 from trailsmith.warehouse.records import LAZY, MISSING, Envelope, RawEnvelope, Record, Resource, struct_fields
 
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -37,6 +41,8 @@ _raw_list_decoder = msgspec.json.Decoder(list[msgspec.Raw])
 _raw_map_decoder = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _any_decoder = msgspec.json.Decoder()
 _encoder = msgspec.json.Encoder()
+#: Binary input forms by magic number -> the module that reads them, imported by name (it builds on this one).
+BINARY_FORMS = {b"PAR1": "trailsmith.ingestion.ocsf"}
 
 
 class FileRejected(Exception):
@@ -66,10 +72,18 @@ class DecodedFile:
     bad: list[BadRecord] = field(default_factory=list)
     #: records whose eventTime came from a log forwarder's ``@timestamp``
     time_from_timestamp: int = 0
+    #: CloudWatch Logs ``CONTROL_MESSAGE`` objects skipped (health checks, no events)
+    control_messages: int = 0
     text: bytes = b""
+    #: the records' texts when they are not slices of ``text`` (taken out of an envelope)
+    raws: list[bytes] | None = None
+    #: CloudTrail fields this file's form could not carry (Security Lake OCSF), empty in its records
+    not_carried: frozenset[str] = frozenset()
 
     def raw_record(self, index: int) -> bytes:
-        """The JSON text of record ``index`` as it is in the file (for quarantine)."""
+        """The JSON text of record ``index`` as it is in the file, out of its envelope (for quarantine)."""
+        if self.raws is not None:
+            return self.raws[index]
         return bytes(_split_raw(self.text, self.form)[index])
 
 
@@ -107,7 +121,14 @@ def decode_file(data: bytes) -> DecodedFile:
     >>> decode_file(b'[{"eventID": "e1", "eventTime": "2024-01-01T00:00:00Z"}]').records[0].eventID
     'e1'
     """
+    if (reader := _binary_reader(data)) is not None:
+        return reader.decode_whole(data)
     return _decode_text(_text(data))
+
+
+def _binary_reader(data: bytes) -> Any:
+    name = BINARY_FORMS.get(data[:4])
+    return importlib.import_module(name) if name is not None else None
 
 
 #: Files whose JSON is larger than this are decoded in pieces (see :func:`decode_pieces`).
@@ -122,32 +143,45 @@ def decode_pieces(data: bytes, max_records: int) -> Iterator[tuple[int, DecodedF
     here the records are first split as raw JSON slices (cheap), then decoded a piece at a time, so memory
     is bounded by the file's text and one piece.
     """
+    if (reader := _binary_reader(data)) is not None:
+        yield from reader.decode_pieces(data, max_records)
+        return
     text = _text(data)
     raws = _split_large(text) if len(text) > LARGE_TEXT else None
     if raws is None:
         yield 0, _decode_text(text)
         return
+    if isinstance(raws, envelopes.Unwrapped):
+        yield from _unwrapped_pieces(raws, max_records)
+        return
     for start in range(0, len(raws), max_records):
         yield start, _decode_array(b"[" + b",".join(raws[start : start + max_records]) + b"]")
 
 
-def _split_large(text: bytes) -> list[Any] | None:
-    """The raw records of a large envelope, array or JSON-lines text.
+def _split_large(text: bytes) -> list[Any] | envelopes.Unwrapped | None:
+    """The raw records of a large envelope, array or JSON-lines text, or the events of a forwarder's text.
 
-    None when it is none of those cleanly.
+    None when it is none of those cleanly. (One forwarder's object is small: CloudWatch Logs sends at most
+    1 MB per subscription message, EventBridge 256 KB per event; a large text of them is many objects.)
     """
     start = _first_byte(text)
     try:
         if start == b"{":
             try:
                 return list(_raw_envelope_decoder.decode(text).Records)
+            except msgspec.ValidationError:  # no "Records": perhaps a forwarder's objects, one after another
+                form = envelopes.form_of_values(text)
+                return None if form is None else _unwrap(text, form)
             except msgspec.DecodeError as exc:
-                return _split_lines(text) if "trailing characters" in str(exc) else None
+                if "trailing characters" not in str(exc):
+                    return None
+                form = _forwarder_form(text, exc)
+                return _split_lines(text) if form is None else _unwrap(text, form)
         if start == b"[":
             return _raw_list_decoder.decode(text)
     except (msgspec.ValidationError, msgspec.DecodeError):
         return None
-    return None
+    return _unwrap(text, envelopes.EXPORT) if envelopes.is_export(text) else None
 
 
 def _text(data: bytes) -> bytes:
@@ -165,6 +199,8 @@ def _decode_text(text: bytes) -> DecodedFile:
         return _decode_object_or_lines(text)
     if start == b"[":
         return _decode_array(text)
+    if envelopes.is_export(text):
+        return _decode_unwrapped(_unwrap(text, envelopes.EXPORT))
     raise FileRejected(f"not JSON: starts with {text[:16]!r}")
 
 
@@ -187,7 +223,13 @@ def _decode_object_or_lines(text: bytes) -> DecodedFile:
 
 
 def _lines_or_reject(text: bytes, exc: msgspec.DecodeError) -> DecodedFile:
-    """JSON lines look like a JSON document with trailing characters; anything else is not JSON."""
+    """JSON lines look like a JSON document with trailing characters; anything else is not JSON.
+
+    So do forwarders' concatenated envelopes: the first object tells them apart.
+    """
+    form = _forwarder_form(text, exc)
+    if form is not None:
+        return _decode_unwrapped(_unwrap(text, form))
     if "trailing characters" in str(exc) or b"\n{" in text:
         decoded = _decode_lines(text)
         if decoded.records or len(decoded.bad) < 2:
@@ -211,6 +253,11 @@ def _object_slow(text: bytes) -> DecodedFile:
         return _records_slow(records, "records", text)
     if top.keys() >= _DIGEST_KEYS:
         return DecodedFile("digest", "digest")
+    form = envelopes.form_of_object(top)
+    if form is not None:  # one envelope object alone (a single subscription message or EventBridge event)
+        unwrapped = envelopes.Unwrapped(form)
+        envelopes.open_object(text, unwrapped, top)
+        return _decode_unwrapped(_check_unwrapped(unwrapped))
     if "eventID" in top or "eventVersion" in top or "eventName" in top:
         return _records_slow([msgspec.Raw(text)], "object", text)
     keys = ", ".join(sorted(top)[:6]) or "none"
@@ -254,10 +301,16 @@ def _split_raw(text: bytes, form: str) -> list[Any]:
     return [text]
 
 
-def _records_slow(raws: list[Any], form: str, text: bytes) -> DecodedFile:
+def _records_slow(
+    raws: list[Any], form: str, text: bytes, rejected: dict[int, str] | None = None
+) -> DecodedFile:
+    """Decode ``raws`` one by one; ``rejected`` names items already known bad (index -> reason)."""
     positions: list[int] = []
     out = DecodedFile("events", form, text=text, positions=positions)
     for index, raw in enumerate(raws):
+        if rejected and index in rejected:
+            out.bad.append(BadRecord(index, rejected[index], bytes(raw)))
+            continue
         try:
             record, extras, from_timestamp = decode_record_slow(bytes(raw))
         except _RecordRejected as exc:
@@ -271,6 +324,74 @@ def _records_slow(raws: list[Any], form: str, text: bytes) -> DecodedFile:
     if not out.bad:
         out.positions = None
     return out
+
+
+# --- forwarders' envelopes (see trailsmith.ingestion.envelopes) ------------------------------------------
+
+
+def _forwarder_form(text: bytes, exc: msgspec.DecodeError) -> str | None:
+    """The envelope form of a text of several JSON values (``exc`` says where the first ends), or None."""
+    end = envelopes.first_value_end(exc)
+    return None if end is None else envelopes.form_of_first(text, end)
+
+
+def _unwrap(text: bytes, form: str) -> envelopes.Unwrapped:
+    return _check_unwrapped(envelopes.unwrap(text, form))
+
+
+def _check_unwrapped(unwrapped: envelopes.Unwrapped) -> envelopes.Unwrapped:
+    """A text whose every envelope is broken is not a file of events: it is quarantined whole."""
+    if unwrapped.raws and len(unwrapped.rejected) == len(unwrapped.raws):
+        first = unwrapped.rejected[0]
+        more = len(unwrapped.rejected) - 1
+        raise FileRejected(first + (f" (and {more} more broken envelope items)" if more else ""))
+    return unwrapped
+
+
+def _unwrapped_pieces(unwrapped: envelopes.Unwrapped, max_records: int) -> Iterator[tuple[int, DecodedFile]]:
+    if not unwrapped.raws:  # only control messages
+        yield 0, _decode_unwrapped(unwrapped)
+    for start in range(0, len(unwrapped.raws), max_records):
+        yield start, _decode_unwrapped(unwrapped, start, start + max_records)
+
+
+def _decode_unwrapped(unwrapped: envelopes.Unwrapped, start: int = 0, end: int | None = None) -> DecodedFile:
+    """Decode items ``start:end`` of an envelope's events; each record's context joins its extras."""
+    raws = unwrapped.raws[start:end]
+    rejected = {i - start: r for i, r in unwrapped.rejected.items() if start <= i < start + len(raws)}
+    out: DecodedFile | None = None
+    if not rejected:
+        try:
+            records = _records_decoder.decode(b"[" + b",".join(raws) + b"]")
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            pass
+        else:
+            out = DecodedFile("events", unwrapped.form, records)
+    if out is None:
+        out = _records_slow(raws, unwrapped.form, b"", rejected)
+    where = f"{envelopes.LABELS[unwrapped.form]}: {envelopes.EVENT_NAMES[unwrapped.form]}"
+    for bad in out.bad:
+        if bad.index not in rejected:  # the event itself is bad: say where it was found
+            bad.reason = f"{where}: {bad.reason}"
+    contexts = unwrapped.contexts
+    for position, index in enumerate(out.positions if out.positions is not None else range(len(raws))):
+        out.extras[position] = _with_context(out.extras.get(position), contexts[start + index])
+    out.raws = raws
+    out.control_messages = unwrapped.control_messages if start == 0 else 0
+    return out
+
+
+def _with_context(extras: bytes | None, context: bytes) -> bytes:
+    """A record's extras (a JSON object, or None) with its envelope's context under ``"forwarder"``.
+
+    The context wins over a key of that name in the record itself (which CloudTrail never writes): where an
+    event came from is not left for its content to say.
+    """
+    if extras is None:
+        return b'{"' + envelopes.CONTEXT_KEY.encode() + b'":' + context + b"}"
+    fields = _raw_map_decoder.decode(extras)
+    fields[envelopes.CONTEXT_KEY] = msgspec.Raw(context)
+    return _encoder.encode(fields)
 
 
 class _RecordRejected(Exception):

@@ -44,6 +44,8 @@ from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 _TASK_BYTES = 8 * 1024 * 1024
 _TASK_FILES = 256
+#: The ``skipped`` count of CloudWatch Logs control messages (health checks inside subscription envelopes).
+CONTROL_MESSAGE = "control-message"
 
 
 class Progress(Protocol):
@@ -85,6 +87,9 @@ class IngestReport:
     events_duplicate: int = 0
     insight_records: int = 0
     time_from_timestamp: int = 0
+    #: events read, by the form of the file they came in (``records``, ``lines``, ``eventbridge`` ...)
+    events_by_form: dict[str, int] = field(default_factory=dict)
+    not_carried: list[str] = field(default_factory=list)  # CloudTrail fields a Security Lake copy lacked
     commits: int = 0
     version: int = 0
     seconds: float = 0.0
@@ -314,6 +319,11 @@ def absorb(
     report.events_read += result.events
     report.insight_records += result.insight_records
     report.time_from_timestamp += result.time_from_timestamp
+    for form, count in result.events_by_form.items():
+        report.events_by_form[form] = report.events_by_form.get(form, 0) + count
+    if result.control_messages:
+        report.skipped[CONTROL_MESSAGE] = report.skipped.get(CONTROL_MESSAGE, 0) + result.control_messages
+    report.not_carried = sorted(set(report.not_carried) | result.not_carried)
     for outcome in result.files:
         if outcome.status == "digest":
             report.skipped[DIGEST] = report.skipped.get(DIGEST, 0) + 1

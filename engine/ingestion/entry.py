@@ -1,8 +1,9 @@
 """One input file (:class:`SourceEntry`), and what a file is, judged by its name before it is read.
 
 CloudTrail digest and Insights files are not API events; inside directories, only names that look like log
-files are read (``.json``, ``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz`` ...), the rest are counted as
-skipped. A file named explicitly is always read.
+files are read (``.json``, ``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz``, ``.parquet`` ..., and names
+without an extension, as Firehose writes them), the rest are counted as skipped. A file named explicitly is
+always read. What a file holds is decided by its content, never by its name.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ _LOG_SUFFIXES = (
     ".gz",
     ".log",
     ".log.gz",
+    ".parquet",  # Amazon Security Lake's OCSF copy (``<file>.gz.parquet``)
 )
-_DATE_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/")
+_DATE_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/|/eventDay=(\d{4})(\d{2})(\d{2})/")
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,10 @@ class SourceEntry:
 
     @property
     def path_date(self) -> str:
-        """``YYYY-MM-DD`` from an S3-export-style path (``.../2024/08/01/...``), or ``""``."""
+        """``YYYY-MM-DD`` from an S3-export-style path (``.../2024/08/01/...``) or a Security Lake one
+        (``.../eventDay=20240801/...``), or ``""``."""
         match = _DATE_IN_PATH.search(self.uri)
-        return "-".join(match.groups()) if match else ""
+        return "-".join(part for part in match.groups() if part) if match else ""
 
 
 def classify(name: str, *, explicit: bool = False) -> str:
@@ -51,13 +54,16 @@ def classify(name: str, *, explicit: bool = False) -> str:
     'digest'
     >>> classify("notes.txt"), classify("notes.txt", explicit=True)
     ('other', 'log')
+    >>> classify("firehose/2024/08/01/12/trail-stream-1-2024-08-01-12-00-00-5f1c2e")
+    'log'
     """
     if "CloudTrail-Digest" in name:
         return DIGEST
     if "CloudTrail-Insight" in name:
         return INSIGHT
     base = name.rsplit("/", 1)[-1]
-    if explicit or base.lower().endswith(_LOG_SUFFIXES):
+    # Firehose names what it delivers without an extension (``stream-1-2024-08-01-12-00-00-<uuid>``)
+    if explicit or base.lower().endswith(_LOG_SUFFIXES) or "." not in base:
         return LOG
     return OTHER
 

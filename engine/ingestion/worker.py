@@ -121,7 +121,12 @@ class TaskResult:
     events: int = 0
     insight_records: int = 0
     time_from_timestamp: int = 0
+    #: events read, by the form of the file they came in (``DecodedFile.form``)
+    events_by_form: dict[str, int] = field(default_factory=dict)
+    #: CloudWatch Logs control messages skipped
+    control_messages: int = 0
     problems: list[tuple[str, int | None, str]] = field(default_factory=list)
+    not_carried: set[str] = field(default_factory=set)  # see DecodedFile.not_carried
 
 
 @dataclass(frozen=True)
@@ -210,6 +215,8 @@ class Worker:
                         for bad in decoded.bad:
                             self._reject_record(outcome, offset + bad.index, bad.reason, bad.raw, result)
                         result.time_from_timestamp += decoded.time_from_timestamp
+                        result.control_messages += decoded.control_messages
+                        result.not_carried.update(decoded.not_carried)
                         outcome.events += len(decoded.records)
                         start = 0
                         while start < len(decoded.records):
@@ -249,6 +256,9 @@ class Worker:
             uris.extend([outcome.uri] * (end - start))
         converted = to_batch(records, uris, extras)
         del records
+        forms: dict[str, int] = {}
+        for _, decoded, start, end, _ in pending:
+            forms[decoded.form] = forms.get(decoded.form, 0) + end - start
         for position, reason in converted.rejected:
             index = bisect.bisect_right(starts, position) - 1
             outcome, decoded, start, _, offset = pending[index]
@@ -256,12 +266,16 @@ class Worker:
             original = decoded.positions[local] if decoded.positions is not None else local
             self._reject_record(outcome, offset + original, reason, decoded.raw_record(original), result)
             outcome.events -= 1
+            forms[decoded.form] -= 1
         batch = converted.batch
-        insight = pc.equal(batch.column("eventType"), "AwsCloudTrailInsight")
+        insight = pc.fill_null(pc.equal(batch.column("eventType"), "AwsCloudTrailInsight"), False)
         if insight.true_count:
             result.insight_records += insight.true_count
-            batch = batch.filter(pc.invert(pc.fill_null(insight, False)))
+            _uncount_insights(forms, pending, starts, converted.rejected, insight)
+            batch = batch.filter(pc.invert(insight))
         result.events += batch.num_rows
+        for form, count in forms.items():
+            result.events_by_form[form] = result.events_by_form.get(form, 0) + count
         self._stage(batch)
 
     def _stage(self, batch: pa.RecordBatch) -> None:
@@ -400,6 +414,21 @@ class _FinalWriter:
     def close(self) -> list[FinalFile]:
         self._finish()
         return self.files
+
+
+def _uncount_insights(
+    forms: dict[str, int],
+    pending: list[tuple[FileOutcome, DecodedFile, int, int, int]],
+    starts: list[int],
+    rejected: list[tuple[int, str]],
+    insight: pa.BooleanArray,
+) -> None:
+    """Take the Insights rows of a batch (``insight``, over its rows) out of the events counted by form."""
+    gone = {position for position, _ in rejected}
+    records = starts[-1] + pending[-1][3] - pending[-1][2]
+    kept = [position for position in range(records) if position not in gone]  # batch row -> record
+    for row in pc.indices_nonzero(insight).to_pylist():
+        forms[pending[bisect.bisect_right(starts, kept[row]) - 1][1].form] -= 1
 
 
 def _without(batch: pa.RecordBatch, offset: int, drops: list[int]) -> pa.RecordBatch:
