@@ -53,7 +53,8 @@ def ingest_command(
 
     Accepts S3 exports ({"Records": [...]}, gzipped or not), JSON arrays of events, JSON lines, and the
     envelopes of CloudWatch Logs subscriptions, EventBridge rules (through Firehose) and CloudWatch Logs
-    exports. Files already ingested are skipped, duplicate events (same eventID) are stored once, digest and
+    exports, all recognised by content, and Amazon Security Lake's OCSF Parquet. Files already ingested are
+    skipped, duplicate events (same eventID) are stored once, digest and
     Insights files are skipped, and bad files or records are quarantined with their reason (see the
     'quarantine' view).
 

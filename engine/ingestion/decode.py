@@ -4,7 +4,8 @@ Accepts every form people feed a CloudTrail tool: the S3 export body ``{"Records
 not), a JSON array of events (console event-history downloads), JSON lines (SIEM and forwarder exports),
 a single event object, and the envelopes log forwarders wrap events in (:mod:`.envelopes`: CloudWatch Logs
 subscriptions and EventBridge rules delivered through Firehose, CloudWatch Logs export tasks), all
-recognised by content. Recognises CloudTrail digest files, which are not events.
+recognised by content; and Parquet (:data:`BINARY_FORMS`: Amazon Security Lake's OCSF copy, turned back into
+CloudTrail records by :mod:`.ocsf`). Recognises CloudTrail digest files, which are not events.
 
 The fast path decodes a whole file in one ``msgspec`` call into :class:`~trailsmith.warehouse.records.Record`
 structs. Anything unusual (an unknown key, a wrong type, a non-object record) sends *that file* to the slow
