@@ -1,8 +1,8 @@
 """One input file (:class:`SourceEntry`), and what a file is, judged by its name before it is read.
 
 CloudTrail digest and Insights files are not API events; inside directories, only names that look like log
-files are read (``.json``, ``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz``, ``.parquet`` ..., and names
-without an extension, as Firehose writes them), the rest are counted as skipped. A file named explicitly is
+files are read (``.json``, ``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz``, ``.parquet`` ..., and the names
+Firehose gives what it delivers, without an extension), the rest are counted as skipped. A file named explicitly is
 always read. What a file holds is decided by its content, never by its name.
 """
 
@@ -26,6 +26,8 @@ _LOG_SUFFIXES = (
     ".log.gz",
     ".parquet",  # Amazon Security Lake's OCSF copy (``<file>.gz.parquet``)
 )
+#: Firehose names what it delivers ``<stream>-<version>-YYYY-MM-DD-HH-MM-SS-<random>``, without an extension
+_FIREHOSE_NAME = re.compile(r"-\d+-\d{4}-\d{2}-\d{2}-\d{2}-\d{2}-\d{2}-[0-9A-Za-z-]+$")
 _DATE_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/|/eventDay=(\d{4})(\d{2})(\d{2})/")
 
 
@@ -56,14 +58,15 @@ def classify(name: str, *, explicit: bool = False) -> str:
     ('other', 'log')
     >>> classify("firehose/2024/08/01/12/trail-stream-1-2024-08-01-12-00-00-5f1c2e")
     'log'
+    >>> classify("LICENSE")
+    'other'
     """
     if "CloudTrail-Digest" in name:
         return DIGEST
     if "CloudTrail-Insight" in name:
         return INSIGHT
     base = name.rsplit("/", 1)[-1]
-    # Firehose names what it delivers without an extension (``stream-1-2024-08-01-12-00-00-<uuid>``)
-    if explicit or base.lower().endswith(_LOG_SUFFIXES) or "." not in base:
+    if explicit or base.lower().endswith(_LOG_SUFFIXES) or _FIREHOSE_NAME.search(base):
         return LOG
     return OTHER
 

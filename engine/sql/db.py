@@ -32,6 +32,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -229,6 +230,7 @@ class _Deadline:
     def __init__(self, connection: duckdb.DuckDBPyConnection, timeout: float | None) -> None:
         self.timeout = timeout
         self.expired = False
+        self._start = time.monotonic()
         self._connection = connection
         self._timer: threading.Timer | None = None
         if timeout:
@@ -244,6 +246,12 @@ class _Deadline:
     def cancel(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+
+    def overdue(self) -> bool:
+        """Whether the query has run past its time, whether or not the timer has fired yet (a busy machine
+        may run the timer thread late, after a short query has finished)."""
+        self.expired = self.expired or bool(self.timeout and time.monotonic() - self._start > self.timeout)
+        return self.expired
 
 
 def _failure(error: BaseException, sql: str, deadline: _Deadline) -> QueryError:
@@ -285,7 +293,10 @@ def _checked(reader: pa.RecordBatchReader, sql: str, deadline: _Deadline) -> Ite
     exceptions or a plain ``OSError`` carrying DuckDB's message.
     """
     try:
-        yield from reader
+        for batch in reader:
+            if deadline.overdue():
+                raise _failure(TimeoutError(), sql, deadline)
+            yield batch
     except (duckdb.Error, pa.ArrowException, OSError) as exc:
         raise _failure(exc, sql, deadline) from None
     finally:
