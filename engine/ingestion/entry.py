@@ -2,8 +2,8 @@
 
 CloudTrail digest and Insights files are not API events; inside directories, only names that look like log
 files are read (``.json``, ``.json.gz``, ``.jsonl``, ``.ndjson``, ``.gz``, ``.parquet`` ..., and the names
-Firehose gives what it delivers, without an extension), the rest are counted as skipped. A file named explicitly is
-always read. What a file holds is decided by its content, never by its name.
+Firehose gives what it delivers, without an extension), the rest are counted as skipped. A file named
+explicitly is always read. What a file holds is decided by its content, never by its name.
 """
 
 from __future__ import annotations
