@@ -45,7 +45,18 @@ def _root(
 
 
 #: Command modules, by topic; importing one registers its commands on ``app``.
-COMMAND_MODULES = ("ingest", "sql", "query", "policy", "unused", "check", "schema", "synth", "verify")
+COMMAND_MODULES = (
+    "ingest",
+    "sql",
+    "query",
+    "policy",
+    "unused",
+    "check",
+    "report",
+    "schema",
+    "synth",
+    "verify",
+)
 
 
 def _register() -> None:

@@ -60,6 +60,19 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "trailsmith._version",
         }
     ),
+    "trailsmith.report": frozenset(
+        {
+            "trailsmith.sql",
+            "trailsmith.policy",
+            "trailsmith.iam",
+            "trailsmith.actions",
+            "trailsmith.warehouse",
+            "trailsmith.engines",
+            "trailsmith.errors",
+            "trailsmith.files",
+            "trailsmith._version",
+        }
+    ),
     "trailsmith.engines.duckdb": frozenset(
         {
             "trailsmith.ingestion",
@@ -98,6 +111,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "trailsmith.policy",
             "trailsmith.iam",
             "trailsmith.check",
+            "trailsmith.report",
             "trailsmith.synth",
             "trailsmith.errors",
             "trailsmith._version",
