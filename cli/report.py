@@ -6,6 +6,7 @@ from pathlib import Path
 
 import typer
 
+from trailsmith.check.sources import read_mapping
 from trailsmith.cli import options
 from trailsmith.cli.app import app
 from trailsmith.cli.output import opened
@@ -36,6 +37,16 @@ def report_command(
         help="Output of 'aws iam get-account-authorization-details' (JSON), for the unused share and the "
         "unused permissions of each principal; repeat for more accounts.",
     ),
+    policies: list[Path] = typer.Option(
+        [],
+        "--policies",
+        show_default=False,
+        help="Committed policies (files or folders, as 'trailsmith check' reads them: JSON, exports, "
+        "Terraform) for each principal's drift: calls they would deny, grants nobody used. Repeatable.",
+    ),
+    mapping: Path | None = typer.Option(
+        None, "--map", show_default=False, help="With --policies: which principal each source is for."
+    ),
     sections: int = typer.Option(
         build.DEFAULT_DETAILED,
         "--sections",
@@ -45,13 +56,15 @@ def report_command(
     quiet: bool = options.Quiet,
 ) -> None:
     """Write one HTML page about the warehouse: the archive, a sortable table of principals, and for each
-    of the most active ones its activity, API calls, generated policy and denied calls; cross-account
-    access and PassRole. CSS, script and charts are inline: the file opens from disk, offline.
+    of the most active ones its activity, API calls, generated policy and denied calls (and, with
+    --policies, the drift of its committed policies); cross-account access and PassRole. CSS, script and
+    charts are inline: the file opens from disk, offline.
 
     \b
     Examples:
       trailsmith report --out report.html
       trailsmith report --since 90d -a auth.json --out report.html
+      trailsmith report --policies infra/ --out report.html
     """
     protect = Warehouse(warehouse if warehouse is not None else default_path()).root
     if out.resolve().is_relative_to(protect.resolve()):
@@ -62,7 +75,15 @@ def report_command(
     if details is not None:
         for problem in details.problems:
             stderr.print(f"warning: skipped {problem}", markup=False)
-    gathered = build.gather(warehouse, since=since, until=until, details=details, detailed=sections)
+    gathered = build.gather(
+        warehouse,
+        since=since,
+        until=until,
+        details=details,
+        detailed=sections,
+        committed=policies,
+        mapping=read_mapping(str(mapping)) if mapping else None,
+    )
     page = render.render(gathered)
     with opened(out, "--out") as handle:
         handle.write(page)

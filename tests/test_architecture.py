@@ -65,6 +65,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
             "trailsmith.sql",
             "trailsmith.policy",
             "trailsmith.iam",
+            "trailsmith.check",
             "trailsmith.actions",
             "trailsmith.warehouse",
             "trailsmith.engines",

@@ -4,7 +4,8 @@ One DuckDB connection answers the archive's questions (over ``events``, ``quaran
 the principals' in one pass over the ``calls`` view (where ``outcome`` says which calls were denied, as
 for every command: calls per operation, per day and per recipient account, as grouping sets), and runs the
 saved queries ``cross_account`` and ``passed_roles``. The policy generator runs once for every detailed
-principal together, and ``unused`` once when an IAM export is given.
+principal together, ``unused`` once when an IAM export is given, and ``check`` once when committed policies
+are (their drift: the calls they would deny, what they grant that nobody used).
 
 Only the ``detailed`` most active principals get a section of their own; the table lists every principal
 (up to :data:`MAX_TABLE_ROWS`), so the page stays small on any archive.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -22,6 +23,9 @@ from typing import Any
 
 import duckdb
 
+from trailsmith.check.findings import PrincipalCheck
+from trailsmith.check.run import check
+from trailsmith.check.sources import load_sources
 from trailsmith.iam.export import AuthorizationDetails
 from trailsmith.iam.unused import UnusedReport, analyze, window_of
 from trailsmith.policy.generator import generate
@@ -66,6 +70,9 @@ class PrincipalRow:
     last_seen: datetime
     #: share of the granted actions unused in the window; None without an export (or not in it)
     unused_share: float | None = None
+    #: findings of ``check`` against the committed policies (denied call patterns and unused grants);
+    #: None without them, or when no committed policy is this principal's
+    drift: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Detail:
     #: (action, access level, granted by): granted, never used in the window
     unused: tuple[tuple[str, str, str], ...] = ()
     unused_total: int = 0
+    #: ``check``'s result against the committed policies, when given and one of them is this principal's
+    drift: PrincipalCheck | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +108,7 @@ class Report:
     assume_role: tuple[dict[str, Any], ...]
     passed_roles: tuple[dict[str, Any], ...]
     with_export: bool = False
+    with_policies: bool = False
 
 
 def _bounds(window: Window) -> tuple[str, dict[str, Any]]:
@@ -256,15 +266,20 @@ def gather(
     until: str | date | datetime | None = None,
     details: AuthorizationDetails | None = None,
     detailed: int = DEFAULT_DETAILED,
+    committed: Sequence[str | os.PathLike[str]] = (),
+    mapping: Mapping[str, str | Sequence[str]] | None = None,
 ) -> Report:
     """Everything the page shows, for the window ``since``/``until`` (as ``trailsmith policy`` reads them).
 
-    ``details``: an IAM export, for the unused share and unused permissions; ``detailed``: how many of the
+    ``committed``: committed policies (files, folders, exports, Terraform, with ``mapping`` as ``check
+    --map`` reads it), for each principal's drift; ``details``: an IAM export, for the unused share and
+    unused permissions; ``detailed``: how many of the
     most active principals get a section of their own. The policy generator runs in a second thread while
     this one asks the rest: its document building is Python, the queries here are DuckDB's, and the two
     overlap.
     """
     window = window_of(since, until)
+    drift = _drift(committed, mapping, warehouse, window)
     connection = connect(warehouse)
     try:
         activity = _activity(connection, window)
@@ -285,7 +300,10 @@ def gather(
     finally:
         close(connection)
     shares, unused = _unused_by_principal(analysed) if analysed else ({}, {})
-    rows = tuple(replace(p, unused_share=shares.get(p.arn)) for p in principals[:MAX_TABLE_ROWS])
+    rows = tuple(
+        replace(p, unused_share=shares.get(p.arn), drift=_findings(drift.get(p.arn)))
+        for p in principals[:MAX_TABLE_ROWS]
+    )
     sections = tuple(
         Detail(
             row,
@@ -295,6 +313,7 @@ def gather(
             policies.get(row.arn),
             tuple(unused.get(row.arn, [])[:MAX_LIST_ROWS]),
             len(unused.get(row.arn, [])),
+            drift.get(row.arn),
         )
         for row in rows[: len(top)]
     )
@@ -309,4 +328,22 @@ def gather(
         tuple(assume),
         tuple(passed),
         details is not None,
+        bool(committed),
     )
+
+
+def _drift(
+    committed: Sequence[str | os.PathLike[str]],
+    mapping: Mapping[str, str | Sequence[str]] | None,
+    warehouse: str | os.PathLike[str] | None,
+    window: Window,
+) -> dict[str, PrincipalCheck]:
+    """``check``'s result per principal against the committed policies (none given: nothing)."""
+    if not committed:
+        return {}
+    found = check(load_sources(committed, mapping=mapping), warehouse, since=window.since, until=window.until)
+    return {p.principal: p for p in found.principals}
+
+
+def _findings(result: PrincipalCheck | None) -> int | None:
+    return None if result is None else len(result.denied) + len(result.unused)

@@ -3,6 +3,7 @@ a bounded size, and a page over the real captures too."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -13,6 +14,8 @@ import trailsmith
 import trailsmith.policy.generator as policy
 from helpers.events import ACCOUNT, event, s3_key, write_records
 from helpers.paths import IAM_FIXTURES, REALDATA
+from trailsmith.check.run import check
+from trailsmith.check.sources import load_sources
 from trailsmith.cli.app import DEBUG_VARIABLE, main
 from trailsmith.iam.export import read_authorization_details
 from trailsmith.report import build, render
@@ -174,3 +177,35 @@ def test_an_unwritable_out_is_one_line(
     assert exited.value.code != 0
     [line] = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("trailsmith: error:") and "--out" in line
+
+
+def test_committed_policies_add_each_principal_s_drift(sample_warehouse: Path, tmp_path: Path) -> None:
+    # the same findings trailsmith check gives, in the table and in the principal's section
+    orders = "arn:aws:iam::062058595613:role/service-role/orders-api-exec"
+    document = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Scan"], "Resource": "*"},
+            {"Sid": "Never", "Effect": "Allow", "Action": "s3:DeleteBucket", "Resource": "*"},
+        ],
+    }
+    (tmp_path / "orders.json").write_text(json.dumps(document))
+    mapping = {str(tmp_path / "orders.json"): orders}
+    expected = check(load_sources([tmp_path], mapping=mapping), sample_warehouse)
+    [mine] = expected.principals
+    assert mine.denied and {(u.kind, u.value) for u in mine.unused} == {
+        ("action", "dynamodb:Scan"),
+        ("statement", "Never"),
+    }
+    gathered = build.gather(sample_warehouse, committed=[tmp_path], mapping=mapping)
+    page = render.render(gathered).decode()
+    [row] = [p for p in gathered.principals if p.arn == orders]
+    assert row.drift == len(mine.denied) + len(mine.unused)
+    assert all(p.drift is None for p in gathered.principals if p.arn != orders)
+    [section] = [d for d in gathered.details if d.row.arn == orders]
+    assert section.drift == mine
+    assert "Drift against the committed policies" in page
+    drift = page.split('class="drift-unused"')[1].split("</table>")[0]
+    assert "<code>s3:DeleteBucket</code>" not in drift and "<code>Never</code>" in drift
+    assert "<code>dynamodb:Scan</code>" in drift
+    assert page.split('class="drift-denied"')[1].split("</table>")[0].count("<tr>") == len(mine.denied) + 1
