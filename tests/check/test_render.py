@@ -22,17 +22,15 @@ import sarif_kit
 
 from trailsmith._version import __version__
 from trailsmith.check.findings import CheckReport, Denied, Patch, Place, PrincipalCheck, Unused
+from trailsmith.check.patch import RenderError, terraform_document, unified_diff
 from trailsmith.check.render import (
     CELL_CHARS,
     COMMENT_LIMIT,
     FORMATS,
-    RenderError,
     render_json,
     render_markdown,
     render_sarif,
     render_text,
-    terraform_document,
-    unified_diff,
 )
 
 APP = "arn:aws:iam::123456789012:role/app"
