@@ -58,11 +58,12 @@ from trailsmith.check.sources import PolicySource, Sources, unassigned
 from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
 from trailsmith.errors import TrailsmithError
 from trailsmith.iam.export import Policy, Statement
+from trailsmith.iam.matching import entry
 from trailsmith.iam.request import Outcome, Request, decide, matches
 from trailsmith.policy.arns import plain
 from trailsmith.policy.extract.base import Known
 from trailsmith.policy.generator import authorizations
-from trailsmith.policy.usage import CONTEXT_COLUMNS, Filters, Window, generated_hosts, parse_time
+from trailsmith.policy.usage import Filters, Window, generated_hosts, parse_time
 
 
 class CheckError(TrailsmithError):
@@ -91,6 +92,16 @@ TOLD = frozenset(
 
 #: The note on a principal the warehouse has never seen.
 ABSENT = "not in this warehouse (is its account's trail ingested?): nothing to hold its policies against"
+
+#: The aggregation's context columns (``trailsmith.policy.usage.CONTEXT_COLUMNS``) and the condition keys
+#: each tells: a column is grouped by only when some policy tests one of its keys (each makes more groups).
+CONTEXT_KEYS: dict[str, frozenset[str]] = {
+    "sourceIPAddress": frozenset({"aws:sourceip"}),
+    "vpcEndpointId": frozenset({"aws:sourcevpce"}),
+    "mfaAuthenticated": frozenset({"aws:multifactorauthpresent"}),
+    "userName": frozenset({"aws:username"}),
+    "principalId": frozenset({"aws:userid"}),
+}
 
 #: At most this many sample event ids per finding.
 SAMPLES = 3
@@ -136,6 +147,8 @@ class _Use:
     statements: set[int] = field(default_factory=set)
     actions: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
     resources: dict[int, set[str]] = field(default_factory=lambda: defaultdict(set))
+    #: (statement, action, resource) already marked
+    seen: set[tuple[int, str, str]] = field(default_factory=set)
 
 
 def check(
@@ -169,8 +182,8 @@ def check(
                     hint="Name a principal as the sources do (an ARN, role/NAME or user/NAME), or use --map",
                 )
         present = tuple(sorted(p for p in assigned if p in set(holders)))
-        conditional = any(_conditional(s.policy) for listed in assigned.values() for s in listed)
-        context = tuple(CONTEXT_COLUMNS) if conditional else ()
+        keys = _keys(s.policy for listed in assigned.values() for s in listed)
+        context = tuple(column for column, told in CONTEXT_KEYS.items() if told & keys)
         rows = (
             source.aggregate(
                 Filters(present, window, generated=generated_hosts(source.event_calls()), context=context)
@@ -246,10 +259,6 @@ def _order(item: PolicySource) -> tuple[str, int, str]:
 
 
 # --- deciding --------------------------------------------------------------------------------------------
-
-
-def _conditional(policy: Policy) -> bool:
-    return any(s.condition or any("${" in r for r in s.resources) for s in policy.statements)
 
 
 def _context(row: Mapping[str, Any], principal: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
@@ -407,25 +416,56 @@ def _mark(uses: dict[int, _Use], item: PolicySource, index: int, request: Reques
     """Record which Action and Resource entries of an allowing statement matched the request."""
     use = uses[id(item)]
     use.statements.add(index)
+    seen = (index, request.action, request.resource)
+    if seen in use.seen:
+        return  # the same call in another context: the same entries
+    use.seen.add(seen)
     statement = item.policy.statements[index]
+    entries = _entries(statement)
     if not statement.not_action:
-        for pattern in statement.actions:
-            if pattern not in use.actions[index] and _entry_matches(statement, request, action=pattern):
-                use.actions[index].add(pattern)
+        actions = use.actions[index]
+        actions.update(entries.actions.get(request.action.lower(), ()))
+        wild = [p for p in entries.wild_actions if p not in actions]
+        actions.update(p for p in wild if entry(p, "action").plain(request.action))
     if not statement.not_resource:
-        for pattern in statement.resources:
-            if pattern not in use.resources[index] and _entry_matches(statement, request, resource=pattern):
-                use.resources[index].add(pattern)
+        resources = use.resources[index]
+        resources.update(entries.resources.get(request.resource, ()))
+        wild = [p for p in entries.wild_resources if p not in resources]
+        resources.update(p for p in wild if entry(p, "arn").match(request.resource, request, []) is True)
 
 
-def _entry_matches(statement: Statement, request: Request, *, action: str = "", resource: str = "") -> bool:
-    narrowed = replace(
-        statement,
-        actions=(action,) if action else statement.actions,
-        resources=(resource,) if resource else statement.resources,
-        condition="",
+@dataclass(frozen=True)
+class _Entries:
+    """A statement's Action and Resource entries: plain text by what it matches, and the others."""
+
+    actions: Mapping[str, tuple[str, ...]]
+    wild_actions: tuple[str, ...]
+    resources: Mapping[str, tuple[str, ...]]
+    wild_resources: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _entries(statement: Statement) -> _Entries:
+    """A generated statement lists hundreds of exact ARNs: which one a call matched is a lookup."""
+    actions: dict[str, list[str]] = defaultdict(list)
+    resources: dict[str, list[str]] = defaultdict(list)
+    wild_actions, wild_resources = [], []
+    for pattern in statement.actions:
+        if any(c in pattern for c in "*?"):
+            wild_actions.append(pattern)
+        else:
+            actions[pattern.strip().lower()].append(pattern)
+    for pattern in statement.resources:
+        if any(c in pattern for c in "*?$"):
+            wild_resources.append(pattern)
+        else:
+            resources[pattern].append(pattern)
+    return _Entries(
+        {k: tuple(v) for k, v in actions.items()},
+        tuple(wild_actions),
+        {k: tuple(v) for k, v in resources.items()},
+        tuple(wild_resources),
     )
-    return matches(narrowed, request) is True
 
 
 def _merged(denied: list[Denied]) -> list[Denied]:

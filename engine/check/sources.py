@@ -377,11 +377,24 @@ def _mapped(found: Iterable[_Named], mapping: Mapping[str, tuple[str, ...]]) -> 
     """
     used: set[str] = set()
     out = []
-    for source, addresses, paths in found:
+    # keys by what they name exactly (an address, a file as given or absolute): one lookup per file; only
+    # the keys that name nothing exactly are matched as patterns (globs, paths from the right), so a map of
+    # thousands of files stays linear
+    found = list(found)
+    exact: dict[str, list[str]] = {}
+    for key in mapping:
+        exact.setdefault(key, []).append(key)
+        exact.setdefault(os.path.abspath(key), []).append(key)
+    names = [{*a, *p, *(os.path.abspath(path) for path in p)} for _, a, p in found]
+    hit = {key for named in names for name in named for key in exact.get(name, ())}
+    patterns = [key for key in mapping if key not in hit]
+    for (source, _, paths), named in zip(found, names, strict=True):
         if source.form == "authorization-details":
             out.append(source)
             continue
-        hits = [key for key in mapping if key in addresses or any(_names(key, path) for path in paths)]
+        hits = [key for name in named for key in exact.get(name, ())]
+        hits += [key for key in patterns if any(_names(key, path) for path in paths)]
+        hits = list(dict.fromkeys(hits))
         used.update(hits)
         if hits:
             arns = sorted({arn for key in hits for arn in mapping[key]})

@@ -176,13 +176,24 @@ def _assembled(items: tuple[tuple[str, str], ...], flags: int) -> re.Pattern[str
 
 @dataclass(frozen=True)
 class Patterns:
-    """Several patterns ORed: the variable-free ones as one alternation, the others one by one."""
+    """Several patterns ORed: those that are plain text as a set, the other variable-free ones as one
+    alternation, the rest one by one. (A generated policy lists hundreds of exact ARNs: a set lookup, not
+    a regex of hundreds of branches to compile and try.)"""
 
     fixed: re.Pattern[str] | None
     variable: tuple[_Pattern, ...]
+    literal: frozenset[str] = frozenset()
+    #: whether ``literal`` holds lower-cased text, to be compared with a lower-cased value
+    nocase: bool = False
+
+    def plain(self, value: str) -> bool:
+        """Whether a pattern without variables matches (all of an ``Action``'s patterns are such)."""
+        if self.literal and (value.lower() if self.nocase else value) in self.literal:
+            return True
+        return self.fixed is not None and self.fixed.fullmatch(value) is not None
 
     def match(self, value: str, context: Context, keys: list[str]) -> Tri:
-        if self.fixed is not None and self.fixed.fullmatch(value) is not None:
+        if self.plain(value):
             return True
         return any_of(p.match(value, context, keys) for p in self.variable)
 
@@ -197,7 +208,15 @@ def patterns(texts: Iterable[str], kind: str) -> Patterns:
     ...     "arn:aws:s3:::home/bob/b")]
     [True, True, False]
     """
-    compiled = [_pattern(t, kind) for t in texts]
+    nocase = kind in ("nocase", "action")
+    wild = "*?" if kind in _GLOBS else ""
+    literal: set[str] = set()
+    compiled = []
+    for text in texts:
+        if "$" not in text and not any(c in text for c in wild):
+            literal.add(text.lower() if nocase else text)
+        else:
+            compiled.append(_pattern(text, kind))
     alternatives = []
     groups = 0
     for pattern in compiled:
@@ -205,7 +224,13 @@ def patterns(texts: Iterable[str], kind: str) -> Patterns:
             text, groups = _glob(pattern.plain, groups)
             alternatives.append(f"(?:{text})")
     joined = re.compile("|".join(alternatives), compiled[0].flags) if alternatives else None
-    return Patterns(joined, tuple(p for p in compiled if p.plain is None))
+    return Patterns(joined, tuple(p for p in compiled if p.plain is None), frozenset(literal), nocase)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def entry(text: str, kind: str) -> Patterns:
+    """One entry (an ``Action`` pattern, a ``Resource`` ARN) compiled on its own, remembered by its text."""
+    return patterns((text.strip() if kind == "action" else text,), kind)
 
 
 def any_of(results: Iterable[Tri]) -> Tri:

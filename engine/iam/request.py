@@ -48,7 +48,6 @@ Left out: resource-based policies, service control and resource control policies
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -143,7 +142,7 @@ class Outcome:
 @dataclass(frozen=True)
 class _Compiled:
     statement: Statement
-    actions: re.Pattern[str]
+    actions: Patterns
     resources: Patterns
     #: the statement lists ``"*"`` (or ``"**"``...) as a resource
     star: bool
@@ -152,12 +151,9 @@ class _Compiled:
     problem: str
 
 
-_NOTHING = re.compile("(?!)")
-
-
 @functools.lru_cache(maxsize=1 << 14)
 def _compile(statement: Statement) -> _Compiled:
-    actions = patterns([p.strip() for p in statement.actions], "action").fixed or _NOTHING
+    actions = patterns([p.strip() for p in statement.actions], "action")
     clauses, problem = condition(statement.condition) if statement.condition else ((), "")
     return _Compiled(
         statement,
@@ -209,7 +205,7 @@ def _policy(policy: Policy) -> _Policy:
 
 
 def _acts(compiled: _Compiled, action: str) -> bool:
-    return (compiled.actions.fullmatch(action) is not None) != compiled.statement.not_action
+    return compiled.actions.plain(action) != compiled.statement.not_action
 
 
 def _resource(compiled: _Compiled, request: Request, keys: list[str]) -> Tri:
