@@ -183,13 +183,18 @@ class Patterns:
     fixed: re.Pattern[str] | None
     variable: tuple[_Pattern, ...]
     literal: frozenset[str] = frozenset()
-    #: whether ``literal`` holds lower-cased text, to be compared with a lower-cased value
+    #: whether ``literal`` and ``prefixes`` hold lower-cased text, to be compared with a lower-cased value
     nocase: bool = False
+    #: patterns whose one wildcard is a final ``*`` that may match anything (``s3:Get*``, a bucket's
+    #: ``prefix/*``): the text before it
+    prefixes: tuple[str, ...] = ()
 
     def plain(self, value: str) -> bool:
         """Whether a pattern without variables matches (all of an ``Action``'s patterns are such)."""
-        if self.literal and (value.lower() if self.nocase else value) in self.literal:
-            return True
+        if self.literal or self.prefixes:
+            folded = value.lower() if self.nocase else value
+            if folded in self.literal or folded.startswith(self.prefixes):
+                return True
         return self.fixed is not None and self.fixed.fullmatch(value) is not None
 
     def match(self, value: str, context: Context, keys: list[str]) -> Tri:
@@ -211,10 +216,14 @@ def patterns(texts: Iterable[str], kind: str) -> Patterns:
     nocase = kind in ("nocase", "action")
     wild = "*?" if kind in _GLOBS else ""
     literal: set[str] = set()
+    prefixes: set[str] = set()
     compiled = []
     for text in texts:
+        folded = text.lower() if nocase else text
         if "$" not in text and not any(c in text for c in wild):
-            literal.add(text.lower() if nocase else text)
+            literal.add(folded)
+        elif _final_star(text, kind):
+            prefixes.add(folded[:-1])
         else:
             compiled.append(_pattern(text, kind))
     alternatives = []
@@ -224,7 +233,23 @@ def patterns(texts: Iterable[str], kind: str) -> Patterns:
             text, groups = _glob(pattern.plain, groups)
             alternatives.append(f"(?:{text})")
     joined = re.compile("|".join(alternatives), compiled[0].flags) if alternatives else None
-    return Patterns(joined, tuple(p for p in compiled if p.plain is None), frozenset(literal), nocase)
+    variable = tuple(p for p in compiled if p.plain is None)
+    return Patterns(joined, variable, frozenset(literal), nocase, tuple(sorted(prefixes)))
+
+
+def _final_star(text: str, kind: str) -> bool:
+    """Whether ``text``'s one wildcard is a final ``*`` that matches whatever follows: in an ARN, only in its
+    resource part (after the fifth colon), where a wildcard runs to the end.
+
+    >>> _final_star("arn:aws:s3:::logs/*", "arn"), _final_star("arn:aws:ec2:*", "arn")
+    (True, False)
+    >>> _final_star("s3:Get*", "action"), _final_star("s3:*Object*", "action")
+    (True, False)
+    """
+    head = text[:-1]
+    if not text.endswith("*") or any(c in head for c in "*?$"):
+        return False
+    return kind in ("like", "action") or (kind == "arn" and head.count(":") >= 5)
 
 
 @functools.lru_cache(maxsize=1 << 14)
