@@ -336,12 +336,13 @@ def _decide_all(
     """(calls checked, the denied, notes) for one principal; marks what allowed something in ``uses``."""
     policies = [s.policy for s in listed]
     by_label = {s.policy.label: s for s in listed}
-    unknown = _keys([*policies, *([boundary] if boundary else [])]) - TOLD
+    tested = _keys([*policies, *([boundary] if boundary else [])])
+    unknown = tested - TOLD
     denied: list[Denied] = []
     calls = 0
     undetermined: set[str] = set()
     places = tuple(dict.fromkeys(_place(s) for s in listed))
-    for need, tally in sorted(needs.items(), key=lambda item: (item[0].action, item[0].resource)):
+    for need, tally in sorted(_relevant(needs, tested).items(), key=lambda i: (i[0].action, i[0].resource)):
         calls += tally.calls
         request = Request(need.action, _requested(need), dict(need.context), unknown)
         outcome = decide(policies, request, boundary=[boundary] if boundary else None)
@@ -372,6 +373,21 @@ def _decide_all(
     if undetermined:
         notes.append(f"conditions on {', '.join(sorted(undetermined))} cannot be decided from the trail")
     return calls, _merged(denied), notes
+
+
+def _relevant(needs: Mapping[_Need, _Tally], tested: frozenset[str]) -> dict[_Need, _Tally]:
+    """``needs`` with only the context keys the policies test: the calls of one action on one resource
+    that differ only in what no policy looks at (their region, say, when no statement tests it) are one
+    decision."""
+    out: dict[_Need, _Tally] = defaultdict(_Tally)
+    for need, tally in needs.items():
+        context = tuple(item for item in need.context if item[0] in tested)
+        merged = out[replace(need, context=context)]
+        merged.add(tally.calls, tally.first or _NEVER, tally.last or _NEVER, tally.samples)
+    return out
+
+
+_NEVER = datetime.min.replace(tzinfo=timezone.utc)
 
 
 def _requested(need: _Need) -> str:
