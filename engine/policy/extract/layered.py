@@ -52,21 +52,42 @@ def fallback_operations(host: str, hand: ServiceSpec) -> Mapping[str, tuple[str,
     requests name a resource the extractor ``hand`` leaves unnamed and the resolver names."""
     if not hand.models_match:
         return {}
+    found = ((name, fallback_paths(host, name, hand)) for name in operations(host))
+    return {name: paths for name, paths in found if paths}
+
+
+#: (host, operation, id of the hand-written spec) -> :func:`fallback_paths` (specs hold dicts: not hashable)
+_PATHS: dict[tuple[str, str, int], tuple[str, ...]] = {}
+
+
+def fallback_paths(host: str, name: str, hand: ServiceSpec) -> tuple[str, ...]:
+    """The request fields the resolver needs for operation ``name`` of ``host``, when its requests name a
+    resource the extractor ``hand`` leaves unnamed and the resolver names; () otherwise. One operation at a
+    time, so that asking about the operations a warehouse holds does not probe a service's every one."""
+    key = (host, name, id(hand))
+    found = _PATHS.get(key)
+    if found is None:
+        found = _PATHS[key] = _probe(host, name, hand)
+    return found
+
+
+def _probe(host: str, name: str, hand: ServiceSpec) -> tuple[str, ...]:
+    if not hand.models_match:
+        return ()
     read = frozenset(hand.fields)
-    out: dict[str, tuple[str, ...]] = {}
-    for name in operations(host):
-        targets = generic.plan(host, name, map_event(host, name).actions)
-        for target in targets:
-            resource_type = target.resource_type
-            if not (resource_type.required and generic.named(resource_type.arn)):
-                continue
-            call = _probe_call(host, name, target, read)
-            if _named(list(hand.extract(call)), target.action, targets):
-                continue
-            whole = _probe_call(host, name, target, frozenset(target.paths()))
-            if generic.resolve_target(target, whole.fields, *synthetic.EVENT).arns:
-                out[name] = tuple(sorted(target.paths() | set(out.get(name, ()))))
-    return out
+    out: set[str] = set()
+    targets = generic.plan(host, name, map_event(host, name).actions)
+    for target in targets:
+        resource_type = target.resource_type
+        if not (resource_type.required and generic.named(resource_type.arn)):
+            continue
+        call = _probe_call(host, name, target, read)
+        if _named(list(hand.extract(call)), target.action, targets):
+            continue
+        whole = _probe_call(host, name, target, frozenset(target.paths()))
+        if generic.resolve_target(target, whole.fields, *synthetic.EVENT).arns:
+            out |= target.paths()
+    return tuple(sorted(out))
 
 
 def layered(host: str, hand: ServiceSpec) -> ServiceSpec:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 from trailsmith.policy.extract import data, generic, infra, models, platform
 from trailsmith.policy.extract.base import ServiceSpec
-from trailsmith.policy.extract.layered import layered
+from trailsmith.policy.extract.layered import fallback_paths, layered
 from trailsmith.policy.passrole import passrole_paths
 
 #: The extractor modules, each with its ``SPECS``.
@@ -63,14 +63,12 @@ def fills_in(host: str, event_name: str) -> bool:
     >>> fills_in("cloudfront", "GetDistribution2020_05_31"), fills_in("lambda", "Invoke20150331")
     (True, False)
     """
-    spec = spec_for(host)
     hand = specs().get(host)
-    if spec is None or spec is hand:
-        return False
     if hand is None:
-        return True
-    extra = (names for path, names in spec.only.items() if path not in hand.fields)
-    return models.operation_name(event_name) in {name for names in extra for name in names}
+        return spec_for(host) is not None
+    # the one operation probed, not the service's every one (spec_for's layering probes them all)
+    paths = fallback_paths(host, models.operation_name(event_name), hand)
+    return any(path not in hand.fields for path in paths)
 
 
 def request_paths(host: str, *, resolver: bool = True) -> tuple[tuple[str, tuple[str, ...]], ...]:
