@@ -49,17 +49,11 @@ def check_command(
         show_default=False,
         help="Only this principal: an ARN, or role/NAME, user/NAME as Terraform names it. Repeatable.",
     ),
-    mapping: Path | None = typer.Option(
-        None,
-        "--map",
-        show_default=False,
-        help='JSON: which principal each source is for, {"policies/app.json": "arn:aws:iam::1:role/app", '
-        '"aws_iam_policy.x": [ARN, ...]}; keys are files, globs or Terraform addresses.',
-    ),
+    mapping: Path | None = options.PolicyMap,
     since: str | None = typer.Option(
         "90d", "--since", help="Start of the window: 2024-08-01, an ISO time, or 90d (ago)."
     ),
-    until: str | None = typer.Option(None, "--until", show_default=False, help="End of the window."),
+    until: str | None = options.Until,
     fmt: CheckFormat = typer.Option(
         CheckFormat.text,
         "--format",

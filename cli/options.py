@@ -44,3 +44,15 @@ MemoryLimit = typer.Option(
     "to a private temporary directory beyond it [default: half the memory, at most 4GiB]. DuckDB only.",
     show_default=False,
 )
+Since = typer.Option(
+    None, "--since", show_default=False, help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."
+)
+Until = typer.Option(None, "--until", help="End, inclusive for a date: 2024-08-31.", show_default=False)
+#: which principal each policy source is for (``check``, ``report --policies``)
+PolicyMap = typer.Option(
+    None,
+    "--map",
+    show_default=False,
+    help='JSON: which principal each policy source is for, {"policies/app.json": "arn:aws:iam::1:role/app", '
+    '"aws_iam_policy.x": [ARN, ...]}; keys are files, globs or Terraform addresses.',
+)

@@ -23,12 +23,8 @@ def report_command(
         ..., "--out", "-o", help="The HTML file to write (one file, nothing loaded from the network)."
     ),
     warehouse: Path | None = options.Warehouse,
-    since: str | None = typer.Option(
-        None, "--since", show_default=False, help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."
-    ),
-    until: str | None = typer.Option(
-        None, "--until", help="End, inclusive for a date: 2024-08-31.", show_default=False
-    ),
+    since: str | None = options.Since,
+    until: str | None = options.Until,
     authorization_details: list[Path] = typer.Option(
         [],
         "--authorization-details",
@@ -44,9 +40,7 @@ def report_command(
         help="Committed policies (files or folders, as 'trailsmith check' reads them: JSON, exports, "
         "Terraform) for each principal's drift: calls they would deny, grants nobody used. Repeatable.",
     ),
-    mapping: Path | None = typer.Option(
-        None, "--map", show_default=False, help="With --policies: which principal each source is for."
-    ),
+    mapping: Path | None = options.PolicyMap,
     sections: int = typer.Option(
         build.DEFAULT_DETAILED,
         "--sections",

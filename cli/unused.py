@@ -44,12 +44,8 @@ def unused_command(
         "export), or the document of a managed policy ARN the export lacks. Repeatable.",
     ),
     warehouse: Path | None = options.Warehouse,
-    since: str | None = typer.Option(
-        None, "--since", show_default=False, help="Start: 2024-08-01, 2024-08-01T12:00:00Z or 90d (ago)."
-    ),
-    until: str | None = typer.Option(
-        None, "--until", help="End, inclusive for a date: 2024-08-31.", show_default=False
-    ),
+    since: str | None = options.Since,
+    until: str | None = options.Until,
     principal: list[str] = typer.Option(
         [],
         "--principal",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,6 +34,20 @@ def s3_server() -> Iterator[S3Server]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture()
+def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """A new, empty bucket on the loopback S3 server, with the environment pointing boto3 at the server (the
+    ingest's worker processes inherit it, as they would a user's) and no other AWS variable set."""
+    for name in list(os.environ):
+        if name.startswith("AWS_"):
+            monkeypatch.delenv(name)
+    for name, value in s3_server.environment(str(tmp_path)).items():
+        monkeypatch.setenv(name, value)
+    name = f"trail-{uuid.uuid4().hex[:10]}"
+    s3_server.client().create_bucket(Bucket=name)
+    return name
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -160,6 +160,21 @@ def expression(text: str) -> Value:
 # --- files -------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Unresolved:
+    """Something that was not read or not resolved, and why; it was not checked."""
+
+    path: str
+    line: int
+    address: str
+    what: str
+    why: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.address}: {self.what}: {self.why}"
+
+
 class Unreadable(Exception):
     """A file that cannot be read as what it should be; a CheckSourceError or an Unresolved item."""
 

@@ -43,6 +43,7 @@ from pathlib import PurePath
 from typing import Any, Literal, NamedTuple
 
 from trailsmith.check import hcl, terraform
+from trailsmith.check.hcl import Unresolved
 from trailsmith.errors import SourceError
 from trailsmith.iam.evaluate import resolve
 from trailsmith.iam.export import (
@@ -96,21 +97,6 @@ class PolicySource:
     statement_lines: tuple[int, ...]
     #: principal ARNs, or ``role/NAME`` / ``user/NAME`` when Terraform gives only a name
     principals: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Unresolved:
-    """Something that was not read or not resolved, and why; it was not checked."""
-
-    path: str
-    line: int
-    address: str
-    what: str
-    why: str
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.address}: {self.what}: {self.why}"
 
 
 @dataclass(frozen=True)
@@ -235,7 +221,7 @@ def _read_module(folder: str, files: list[tuple[str, bool]], found: _Found) -> N
     named = {path for path, explicit in files if explicit}
     for path, bad in module.failures:
         _fail(found, path, path in named, bad)
-    found.unresolved.extend(Unresolved(g.path, g.line, g.address, g.what, g.why) for g in module.gaps)
+    found.unresolved.extend(module.gaps)
     for item in module.policies:
         location = Location(*item.where)
         source = PolicySource(

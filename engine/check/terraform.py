@@ -3,7 +3,8 @@
 References are resolved inside the module only, as Terraform does: ``data.aws_iam_policy_document.app.json``
 in a ``policy`` is that block's document; ``aws_iam_role.app.name`` (``.id``, ``.arn``) in a ``role`` is
 that block's literal ``name``; ``aws_iam_policy.app.arn`` in an attachment is that policy. What only
-Terraform can compute is a :class:`Gap`; :mod:`trailsmith.check.sources` says what is withheld and why.
+Terraform can compute is an :class:`~trailsmith.check.hcl.Unresolved` item; :mod:`trailsmith.check.sources`
+says what is withheld and why.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from trailsmith.check import hcl
-from trailsmith.check.hcl import Expr, Value
+from trailsmith.check.hcl import Expr, Unresolved, Value
 from trailsmith.iam.export import BadDocument, Policy, entity_arn_parts, parse_document
 
 #: How a policy is written in Terraform (:data:`trailsmith.check.sources.Form` adds the other sources).
@@ -85,19 +86,10 @@ class Found:
     paths: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class Gap:
-    path: str
-    line: int
-    address: str
-    what: str
-    why: str
-
-
 @dataclass
 class Module:
     policies: list[Found] = field(default_factory=list)
-    gaps: list[Gap] = field(default_factory=list)
+    gaps: list[Unresolved] = field(default_factory=list)
     #: files that could not be read at all
     failures: list[tuple[str, hcl.Unreadable]] = field(default_factory=list)
 
@@ -136,7 +128,7 @@ def read_module(folder: str, paths: list[str]) -> Module:
 
 
 def _gap(module: Module, block: Block, what: str, why: str) -> None:
-    module.gaps.append(Gap(block.path, block.lines[0], block.address, what, why))
+    module.gaps.append(Unresolved(block.path, block.lines[0], block.address, what, why))
 
 
 # --- parsing -------------------------------------------------------------------------------------------

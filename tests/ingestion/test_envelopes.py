@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import subprocess
 import sys
 import uuid
@@ -267,18 +266,6 @@ def test_plain_json_lines_are_not_taken_for_an_envelope() -> None:
 
 
 # --- from s3:// -------------------------------------------------------------------------------------------
-
-
-@pytest.fixture()
-def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in s3_server.environment(str(tmp_path)).items():
-        monkeypatch.setenv(name, value)  # the worker processes inherit it, as they would a user's
-    name = f"forwarded-{uuid.uuid4().hex[:10]}"
-    s3_server.client().create_bucket(Bucket=name)
-    return name
 
 
 def test_every_form_from_s3(s3_server: S3Server, bucket: str, tmp_path: Path) -> None:

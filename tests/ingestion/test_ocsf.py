@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -202,18 +200,6 @@ def to_parquet(rows: dict[str, Any] | list[dict[str, Any]], schema: pa.Schema | 
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist(rows if isinstance(rows, list) else [rows], schema=schema), sink)
     return sink.getvalue().to_pybytes()
-
-
-@pytest.fixture()
-def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in s3_server.environment(str(tmp_path)).items():
-        monkeypatch.setenv(name, value)  # the worker processes inherit it, as they would a user's
-    name = f"aws-security-data-lake-us-east-1-{uuid.uuid4().hex[:10]}"
-    s3_server.client().create_bucket(Bucket=name)
-    return name
 
 
 def test_an_ocsf_source_on_s3(s3_server: S3Server, bucket: str, lake: Path, tmp_path: Path) -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import uuid
 from pathlib import Path
 
 import pytest
@@ -13,18 +11,6 @@ import pytest
 import trailsmith
 from helpers.events import event, s3_key
 from helpers.s3server import S3Server
-
-
-@pytest.fixture()
-def bucket(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
-    for name in list(os.environ):
-        if name.startswith("AWS_"):
-            monkeypatch.delenv(name)
-    for name, value in s3_server.environment(str(tmp_path)).items():
-        monkeypatch.setenv(name, value)  # the worker processes inherit it, as they would a user's
-    name = f"trail-{uuid.uuid4().hex[:10]}"
-    s3_server.client().create_bucket(Bucket=name)
-    return name
 
 
 def put(s3_server: S3Server, bucket: str, key: str, records: list, *, raw: bytes | None = None) -> None:
