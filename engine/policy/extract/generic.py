@@ -89,6 +89,38 @@ NOT_BY_NAME: dict[str, str] = {
     "ssm:document": "documents AWS owns (AWS-RunShellScript) have ARNs without an account",
 }
 
+#: Resource types whose ARN ends in the name the request gives (or an id the caller chose), though the
+#: reference calls the variable ``${ResourceId}``, ``${ResourcePath}`` or ``${VehicleId}``: facts from the
+#: services' documentation of their ARNs (``arn:aws:databrew:...:dataset/my-dataset``). Types whose ARN is
+#: a path of several names (Fraud Detector's ``detector-version``, MediaTailor's ``prefetchSchedule``)
+#: are not here: a name alone would be a wrong ARN.
+BY_NAME = frozenset(
+    {
+        *(f"databrew:{t}" for t in ("dataset", "job", "project", "recipe", "ruleset", "schedule")),
+        *(
+            f"route53-recovery-readiness:{t}"
+            for t in ("cell", "readinesscheck", "recoverygroup", "resourceset")
+        ),
+        *(
+            f"frauddetector:{t}"
+            for t in (
+                "batch-import",
+                "batch-prediction",
+                "detector",
+                "entity-type",
+                "event-type",
+                "label",
+                "list",
+                "outcome",
+                "rule",
+                "variable",
+            )
+        ),
+        "mediatailor:playbackconfiguration",
+        "iotfleetwise:vehicle",
+    }
+)
+
 #: Variables whose ARN spelling differs from the request's: request value -> ARN text (others: no ARN).
 SPELLING: dict[tuple[str, str], dict[str, str]] = {
     # WAFv2's request says REGIONAL or CLOUDFRONT, its ARNs regional/ or global/
@@ -272,6 +304,10 @@ def _score(
             return 5, False
         # ``Bucket`` names the bucket of ``${BucketName}``, ``AliasName`` the ``${Alias}``
         return (4, False) if "" in (m_kind, v_kind) else (0, False)
+    if alone and v_stem == kind_of and m_stem.endswith(v_stem) and m_stem in operation and not m_kind:
+        # the type with a qualifier, in an operation about it: SES's ``EmailIdentity`` of
+        # ``GetEmailIdentity`` is the ``${IdentityName}`` of an ``identity``
+        return 3, False
     named_kind = m_kind == "name" and not v_kind  # ``TemplateName`` for ``${ProvisioningTemplate}``
     if member.depth or not (arn_only or named_kind or _same_kind(v_kind, m_kind)):
         return 0, False  # nested configuration: only its exact names count
@@ -317,11 +353,32 @@ def _same_kind(v_kind: str, m_kind: str) -> bool:
     return v_kind == m_kind or frozenset({v_kind, m_kind}) in _SAME_KIND
 
 
+def _by_name(member: Member, operation: str, kind_of: str) -> tuple[int, bool]:
+    """How well ``member`` names a resource of a :data:`BY_NAME` type: the type's own name or id at the top
+    of the request (``DatasetName``, Fraud Detector's ``detectorId``), else a bare ``Name``/``Id`` of an
+    operation about the type; an ARN it holds counts as well."""
+    m_stem, m_kind = _split(member.name)
+    if member.depth or m_kind not in ("name", "id", "identifier", "arn"):
+        return 0, False
+    if m_stem == kind_of:
+        return (4, True) if m_kind == "arn" else (5, False)
+    if not m_stem and kind_of in operation:
+        return (2, True) if m_kind == "arn" else (3, False)
+    return 0, False
+
+
 def _slots(
-    names: Iterable[str], members: tuple[Member, ...], operation: str, kind_of: str, service: str = ""
+    names: Iterable[str],
+    members: tuple[Member, ...],
+    operation: str,
+    kind_of: str,
+    service: str = "",
+    *,
+    by_name: bool = False,
 ) -> tuple[Slot, ...]:
     """Each variable's best members; a member that fits several variables (a bare ``Name`` in a format
-    with a name and a version) stays with the one it fits best, or with none on a tie."""
+    with a name and a version) stays with the one it fits best, or with none on a tie. ``by_name``: the
+    format's one variable holds the name of a :data:`BY_NAME` type."""
     best: dict[str, tuple[tuple[int, int], list[tuple[str, bool]]]] = {}
     claims: dict[str, list[tuple[int, str]]] = {}
     wanted = tuple(names)
@@ -329,7 +386,11 @@ def _slots(
         top: tuple[int, int] = (0, 0)
         chosen: list[tuple[str, bool]] = []
         for member in members:
-            score, arn_only = _score(variable, member, operation, kind_of, len(wanted) == 1, service)
+            score, arn_only = (
+                _by_name(member, operation, kind_of)
+                if by_name
+                else _score(variable, member, operation, kind_of, len(wanted) == 1, service)
+            )
             if not score:
                 continue
             key = (score, -member.depth)
@@ -379,7 +440,9 @@ def _shape(fmt: str, operation: Operation, type_name: str, required: bool) -> Sh
         return Shape(fmt, (), (), pieces, parents=False)
     kind_of = _split(type_name)[0].removesuffix("resource")
     service = operation.service.lower().replace("-", "")
-    slots = _slots(dict.fromkeys(named(fmt)), operation.members, operation.name.lower(), kind_of, service)
+    by_name = f"{fmt.split(':')[2]}:{type_name}".lower() in BY_NAME and len(named(fmt)) == 1
+    variables = dict.fromkeys(named(fmt))
+    slots = _slots(variables, operation.members, operation.name.lower(), kind_of, service, by_name=by_name)
     return Shape(
         fmt,
         slots,
@@ -394,7 +457,7 @@ def _arn_paths(operation: Operation, shapes: Iterable[Shape]) -> tuple[str, ...]
     found = {
         m.path
         for m in operation.members
-        if m.arn or _split(m.name)[1] == "arn" or m.name.lower().replace("_", "") in _ARN_HOLDERS
+        if m.arn or m.arn_doc or _split(m.name)[1] == "arn" or m.name.lower().replace("_", "") in _ARN_HOLDERS
     }
     for shape in shapes:
         found.update(path for slot in shape.slots for path, _ in slot.paths)

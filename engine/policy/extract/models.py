@@ -47,6 +47,12 @@ class Member:
     uri: str = ""
     #: whether the model's shape of the value says it is an ARN (``ChimeBearer`` is a ``ChimeArn``)
     arn: bool = False
+    #: the opening of the member's documentation, lower-cased, when it says the member may hold an ARN
+    #: (Bedrock's ``modelId``: "the ARN of an inference profile, or a model ID"); else ""
+    arn_doc: str = ""
+    #: the first value the model allows, for members whose shape is an enumeration (WAFv2's ``Scope``:
+    #: ``CLOUDFRONT``); else ""
+    enum: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,11 +159,38 @@ def _flatten(
         path = prefix + lower_first(name)
         uri = str(ref.get("locationName", name)) if ref.get("location") == "uri" else ""
         if kind in _LEAF_TYPES:
-            out.append(Member(path, name, depth, False, uri, _arn_shape(ref["shape"])))
+            first = str(next(iter(target.get("enum", ())), ""))
+            out.append(
+                Member(path, name, depth, False, uri, _arn_shape(ref["shape"]), _arn_doc(ref, target), first)
+            )
         elif kind == "list" and shapes[target["member"]["shape"]].get("type") in _LEAF_TYPES:
-            out.append(Member(path, name, depth, True, uri, _arn_shape(target["member"]["shape"])))
+            element = target["member"]["shape"]
+            out.append(Member(path, name, depth, True, uri, _arn_shape(element), _arn_doc(ref, target)))
         elif kind == "structure" and depth < MAX_DEPTH and ref["shape"] not in seen:
             _flatten(shapes, ref["shape"], path + ".", depth + 1, seen | {ref["shape"]}, out)
+
+
+#: How a member's documentation says it takes an ARN.
+_SAYS_ARN = re.compile(r"\bARNs?\b|amazon resource names?\b", re.IGNORECASE)
+
+#: How much of a member's documentation is kept: its opening says what the member holds.
+_DOC_OPENING = 400
+
+
+def _arn_doc(ref: Mapping[str, Any], shape: Mapping[str, Any]) -> str:
+    """The opening of a member's documentation (its own, else its shape's), lower-cased and without markup,
+    when it says the member takes an ARN; else "".
+
+    >>> _arn_doc({"documentation": "<p>The ARN or name of the <b>table</b>.</p>"}, {})
+    'the arn or name of the table.'
+    >>> _arn_doc({"documentation": "<p>The name of the table.</p>"}, {})
+    ''
+    """
+    text = str(ref.get("documentation") or shape.get("documentation") or "")[: _DOC_OPENING * 2]
+    if not ("ARN" in text or "esource Name" in text or "esource name" in text) or not _SAYS_ARN.search(text):
+        return ""  # most members (a substring test first: this runs for every member a probe loads)
+    opening = re.sub(r"<[^>]*>", "", text)[:_DOC_OPENING]
+    return " ".join(opening.split()).lower() if _SAYS_ARN.search(opening) else ""
 
 
 def _arn_shape(shape_name: str) -> bool:

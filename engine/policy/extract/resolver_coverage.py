@@ -80,7 +80,7 @@ def plausible(variable: str, member: str, operation: str, resource_type: str) ->
     member is a bare ``Id``/``Name`` of an operation about the variable's resource."""
     v_core, m_core = core(variable), core(member)
     subject = core(resource_type).removesuffix("resource")
-    if v_core in ("", "resource"):
+    if v_core in ("", "resource", "resourcepath"):
         # ``${Id}``, ``${ResourceId}``: the member that names the type, or a bare one of its own operation
         about = subject in operation.lower()
         return m_core == subject or (about and (not m_core or subject.endswith(m_core)))
@@ -149,7 +149,9 @@ def _judge(
             elif value.startswith("a_"):
                 ok = from_arn and value == f"a_{variable}"
             else:
-                member = names.get(value)
+                # the ARN's spelling of the request's value (WAFv2's ``global`` for ``CLOUDFRONT``)
+                requested = {v: k for k, v in generic.SPELLING.get((fmt.split(":")[2], variable), {}).items()}
+                member = names.get(requested.get(value, value))
                 if member is None and fmt.split(":", 3)[2] in generic.LOWER_CASED:
                     # the lower-case spelling of a name is allowed beside it for these services
                     member = next((m for v, m in names.items() if v.lower() == value), None)
@@ -250,7 +252,11 @@ def run(selection: Iterable[tuple[str, str, str]] | None = None, *, generated: b
     hand = registry.specs()
     for host, name, action in cases() if selection is None else selection:
         members = [m for op in find(host, name) for m in op.members]
-        names = {f"v_{m.name}": m for m in members}
+        # each value the request holds -> its member; an enumeration's value names its member when no other
+        # member may hold it too
+        allowed = Counter(m.enum for m in members if m.enum)
+        names = {m.enum: m for m in members if m.enum and allowed[m.enum] == 1}
+        names |= {f"v_{m.name}": m for m in members}
         for target in generic.plan(host, name, (action,)):
             resource_type = target.resource_type
             if not (resource_type.required and generic.named(resource_type.arn)):

@@ -11,6 +11,7 @@ extractors read (:mod:`trailsmith.policy.extract.layered`) both work on such req
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from trailsmith.policy.arns import build
@@ -38,6 +39,29 @@ def core(name: str) -> str:
     return lowered
 
 
+#: Members whose value has a form the service sets, which a made-up value would not have.
+_FORMATTED = {"QueueUrl": "https://sqs.{region}.amazonaws.com/{account}/v_{name}"}
+
+#: Words of resource type names that say nothing of what the type is.
+_VAGUE = frozenset({"resource", "id", "arn", "name", "type", "aws", "amazon"})
+
+
+def _mentions(doc: str, resource_type: str) -> bool:
+    """Whether a member's documentation names every word of the resource type's name.
+
+    >>> _mentions("the arn of an inference profile, or a model id", "inference-profile")
+    True
+    >>> _mentions("the arn of an inference profile, or a model id", "application-inference-profile")
+    False
+    >>> _mentions("the arn of the kms key", "custom-model")
+    False
+    """
+    spaced = re.sub(r"([a-z])([A-Z])", r"\1 \2", resource_type)
+    words = {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if len(w) > 2} - _VAGUE
+    found = set(re.split(r"[^a-z0-9]+", doc))
+    return bool(words) and words <= found
+
+
 def request(members: Iterable[Member], fmt: str, resource_type: str) -> tuple[dict[str, str], set[str]]:
     """Distinctive values for every member; also the ARNs of the type put in ARN-valued members."""
     fields: dict[str, str] = {}
@@ -61,10 +85,23 @@ def request(members: Iterable[Member], fmt: str, resource_type: str) -> tuple[di
                 stem in ("", "resource")
                 or stem in type_core
                 or not member.name.lower().endswith(("arn", "arns"))
+                or _mentions(member.arn_doc, resource_type)
             )
             value = arn if of_type else f"arn:aws:other:::x/{member.name}"
             if value == arn:
                 planted.add(arn)
+        elif member.arn_doc and (
+            stem in ("", "resource") or stem in type_core or _mentions(member.arn_doc, resource_type)
+        ):
+            # the documentation says the member takes an ARN: of this type by its name (a bare
+            # ``resourceIdentifier`` names whatever the call acts on) or its words (a Bedrock ``modelId``
+            # takes an inference profile's ARN as well as a model's)
+            value = arn
+            planted.add(arn)
+        elif member.enum:
+            value = member.enum  # a value the model allows: the request could hold no other
+        elif member.name in _FORMATTED:
+            value = _FORMATTED[member.name].format(region=EVENT[1], account=EVENT[2], name=member.name)
         else:
             value = f"v_{member.name}"
         fields[member.path] = f'["{value}"]' if member.is_list else value
