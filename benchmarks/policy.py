@@ -41,7 +41,7 @@ connection = connect(warehouse)
 opened = time.perf_counter()
 principals = None if which == "all" else [which]
 source = DuckDBUsage(connection)
-filters, known = policy._filters(source, principals, since or None, until or None, (), (), "role")
+filters, known = policy.prepare(source, principals, since or None, until or None, (), (), "role")
 table = source.aggregate(filters)
 connection.close()
 aggregated = time.perf_counter()

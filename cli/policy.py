@@ -14,7 +14,8 @@ from trailsmith.cli.app import app
 from trailsmith.cli.bundle import write_bundle
 from trailsmith.cli.progress import stderr
 from trailsmith.engines import Engine
-from trailsmith.policy.generator import generate
+from trailsmith.iam.replay import generate
+from trailsmith.policy.conditions import DEFAULT_IPV4_BOUND, DEFAULT_IPV6_BOUND, FAMILIES
 from trailsmith.policy.model import (
     DEFAULT_ATTACHED_POLICIES,
     DEFAULT_RESOURCE_MODE,
@@ -82,6 +83,38 @@ def policy_command(
         f"{MAX_DOCUMENT_CHARS:,} characters; exact: exact ARNs only; generalize: every bounded wildcard; "
         "service: any resource. --explain lists every widening.",
     ),
+    conditions: str | None = typer.Option(
+        None,
+        "--conditions",
+        metavar="KEYS",
+        help="Propose Condition blocks from what the trail recorded: a comma list of keys, or all. "
+        + "; ".join(f"{f.key}: {f.meaning}" for f in FAMILIES.values())
+        + ". A condition is written only for actions that support its key, only when every call of the "
+        "action carried the key, and only after replaying every call through the IAM evaluator; "
+        "--explain says what became of each key.",
+        show_default=False,
+    ),
+    ipv4_bound: int = typer.Option(
+        DEFAULT_IPV4_BOUND,
+        "--ipv4-bound",
+        metavar="BITS",
+        help="aws:SourceIp: IPv4 addresses are aggregated into networks no wider than this prefix length.",
+    ),
+    ipv6_bound: int = typer.Option(
+        DEFAULT_IPV6_BOUND,
+        "--ipv6-bound",
+        metavar="BITS",
+        help="aws:SourceIp: the same for IPv6 addresses.",
+    ),
+    abac: bool = typer.Option(
+        False,
+        "--abac",
+        help="Tag conditions in place of ARNs where the trail shows the tags (from create and tagging calls, "
+        "and the principal's own IAM tags): aws:ResourceTag/KEY equal to ${aws:PrincipalTag/KEY} (or to "
+        "one value) when every resource an action touched carried the tag before and throughout its calls; "
+        "aws:RequestTag/KEY and aws:TagKeys for create and tagging calls that all asked for tags. Resources "
+        "whose tags are unknown keep their ARNs; every call is replayed with the tags it met.",
+    ),
     out: Path | None = typer.Option(
         None,
         "--out",
@@ -113,6 +146,11 @@ def policy_command(
     step, only until they fit. --explain lists every widening; a warning says when even the widest bounded
     patterns do not fit (nothing is ever left out).
 
+    With --conditions, statements carry Condition blocks where the trail shows what held for every call of
+    an action (its regions, VPC endpoints, an IAM user's networks, MFA, the calling service, the resources'
+    accounts, the listed S3 prefixes); each is replayed against those calls and dropped if it would deny one.
+    With --abac, resources the trail shows tagged give way to tag conditions (attribute-based access).
+
     With one --principal and no --out, stdout is exactly the policy document (a JSON array only when it
     had to be split), ready for aws iam create-policy.
 
@@ -123,6 +161,8 @@ def policy_command(
           | aws iam create-policy --policy-name app --policy-document file:///dev/stdin
       trailsmith policy --all --since 90d --resources generalize --out policies/
       trailsmith policy --all --engine spark --spark-master yarn --out policies/
+      trailsmith policy -p arn:aws:iam::123456789012:user/ci --conditions all --explain
+      trailsmith policy -p arn:aws:iam::123456789012:role/team-red --abac --explain
     """
     if bool(principal) == all_principals:
         raise PolicyError("say whose policy", hint="Give --principal ARN (repeatable) or --all")
@@ -135,6 +175,10 @@ def policy_command(
         regions=region,
         resources=resources,
         group=group,
+        conditions=conditions,
+        ipv4_bound=ipv4_bound,
+        ipv6_bound=ipv6_bound,
+        abac=abac,
         engine=engine,
         spark_master=spark_master,
     )

@@ -50,7 +50,7 @@ def sql_command(
 
     Views: events (every column, CloudTrail names; Athena-style lower case works too), quarantine, sources;
     derived: calls (one row per API call with its IAM actions and outcome), principals, resources_touched,
-    actions. Filter on eventDate to skip whole days of files. Values go in as parameters: --param
+    actions, resource_tags and session_tags (tags reconstructed from the trail). Filter on eventDate to skip whole days of files. Values go in as parameters: --param
     start=2024-08-01 binds $start, never pasted into the SQL. Statements that write (COPY, CREATE, ATTACH
     ...) are refused, and files outside the warehouse cannot be read.
 

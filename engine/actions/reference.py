@@ -70,6 +70,24 @@ def arn_formats(prefix: str) -> dict[str, str]:
 
 
 @functools.cache
+def type_condition_keys(prefix: str) -> dict[str, tuple[str, ...]]:
+    """Lower-case resource type name -> the condition keys the reference lists for the type itself (its
+    resource types table: ``aws:ResourceTag/${TagKey}`` for a Lambda function), which hold for the actions
+    on it even where the actions table's row lists none.
+
+    >>> type_condition_keys("lambda")["function"]
+    ('aws:ResourceTag/${TagKey}',)
+    """
+    if not service_exists(prefix):
+        return {}
+    resources = _data().resources
+    return {
+        key.lower(): tuple(resources.get_resource_type_details(prefix, key).get("conditionKeys", ()))
+        for key in resources.get_resource_types_for_service(prefix)
+    }
+
+
+@functools.cache
 def service_prefixes() -> frozenset[str]:
     """Every IAM service prefix the reference data knows (``s3``, ``cloudwatch``, ``mobiletargeting`` ...)."""
     return frozenset(_data().services.get_service_keys())

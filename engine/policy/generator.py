@@ -10,7 +10,9 @@ mapping (:mod:`trailsmith.actions.mapping`), its resources from the request
 (:mod:`trailsmith.policy.resources`), its passed roles from the request too
 (:mod:`trailsmith.policy.passrole`); then grants become merged, sorted, size-limited documents
 (:mod:`trailsmith.policy.document`). Which events count, and why the others do not, is decided here
-(:func:`classify`), and every decision is kept for ``--explain``.
+(:func:`classify`), and every decision is kept for ``--explain``. Asked for condition keys, it proposes a
+condition per action from what its calls recorded (:mod:`trailsmith.policy.conditions`), attached once the
+resources are chosen; :mod:`trailsmith.iam.replay` replays them before they are written.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import functools
 import os
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
@@ -29,7 +31,19 @@ import pyarrow as pa
 
 from trailsmith.actions.mapping import event_host, map_event
 from trailsmith.engines import DEFAULT_MASTER, Engine, usage_source
+from trailsmith.policy.abac import Abac
 from trailsmith.policy.arns import covers
+from trailsmith.policy.conditions import (
+    Context,
+    Observed,
+    Options,
+    Seen,
+    Tally,
+    context,
+    propose,
+    readings,
+    whole,
+)
 from trailsmith.policy.document import Entry, build_documents, passrole_condition
 from trailsmith.policy.extract.base import Call, Known
 from trailsmith.policy.generalize import Widened, drop_covered, fit
@@ -40,6 +54,8 @@ from trailsmith.policy.model import (
     MAX_DOCUMENT_CHARS,
     RESOURCE_MODES,
     SAMPLES,
+    Condition,
+    ConditionNote,
     Evidence,
     Exclusion,
     ExclusionReason,
@@ -47,6 +63,7 @@ from trailsmith.policy.model import (
     PolicyDocument,
     PolicyError,
     PrincipalPolicy,
+    Replayed,
     ResourceMode,
     Statement,
     Widening,
@@ -139,6 +156,11 @@ class _Accumulator:
         self.fallbacks: set[str] = set()
         self.events = 0
         self.invoked: dict[str, int] = defaultdict(int)
+        #: with ``--conditions``: action -> condition key -> what its calls showed; the action's calls; and
+        #: (action, resource, kind, context) -> (calls, the smallest sample event id), for the replay
+        self.tallies: dict[str, dict[str, Tally]] = defaultdict(lambda: defaultdict(Tally))
+        self.calls: dict[str, int] = defaultdict(int)
+        self.observed: dict[tuple[str, str, str, Context], tuple[int, str, datetime, datetime]] = {}
 
     def grant(
         self, action: str, resource: str, fmt: str, service: str, evidence: Evidence, note: str
@@ -171,8 +193,11 @@ def _call(row: dict[str, Any], known: Known) -> Call:
     )
 
 
-def _accumulate(rows: Iterable[dict[str, Any]], known: Known, group: GroupMode) -> dict[str, _Accumulator]:
+def _accumulate(
+    rows: Iterable[dict[str, Any]], known: Known, group: GroupMode, options: Options | None = None
+) -> dict[str, _Accumulator]:
     policies: dict[str, _Accumulator] = defaultdict(_Accumulator)
+    asked = options if options is not None and options.active else None
     cache: dict[tuple[Any, ...], _Derived] = {}
     for row in rows:
         target = policies[group_key(row["principalArn"], group)]
@@ -193,7 +218,41 @@ def _accumulate(rows: Iterable[dict[str, Any]], known: Known, group: GroupMode) 
             target.grant(grant.action, grant.resource, grant.fmt, "", evidence, _note(grant))
         for role in passed:
             target.grant("iam:PassRole", role.role, "", role.service, evidence, role.note)
+        if asked is not None:
+            _tally(target, row, evidence, grants, passed, asked)
     return policies
+
+
+def _tally(
+    target: _Accumulator,
+    row: dict[str, Any],
+    evidence: Evidence,
+    grants: list[Grant],
+    passed: list[PassedRole],
+    options: Options,
+) -> None:
+    """What the calls of a row show of each asked condition key, per action, and each authorisation they
+    needed with its request context (identical ones added up: far fewer to replay than rows)."""
+    events = evidence.events
+    sample = evidence.sample_event_ids[0] if evidence.sample_event_ids else ""
+    needed: list[tuple[str, str, str, Context]] = [(g.action, g.resource, g.kind, ()) for g in grants]
+    needed += [("iam:PassRole", r.role, "resource", (("iam:PassedToService", (r.service,)),)) for r in passed]
+    for action, resource, kind, fixed in needed:
+        seen = Seen(row["principalArn"], action, resource, row)
+        target.calls[action] += events
+        found = readings(seen, options)
+        for key, reading in found.items():
+            target.tallies[action][key].add(reading, events, seen.account)
+        place = (action, resource, kind, context(found) + fixed)
+        calls, first, since, until = target.observed.get(
+            place, (0, sample, evidence.first_seen, evidence.last_seen)
+        )
+        target.observed[place] = (
+            calls + events,
+            min(first, sample) if first and sample else first or sample,
+            min(since, evidence.first_seen),
+            max(until, evidence.last_seen),
+        )
 
 
 _Derived = tuple[list[Grant], list[PassedRole]]
@@ -252,38 +311,56 @@ def _note(grant: Grant) -> str:
     return f"{grant.kind}: {grant.note}"
 
 
+#: Entries with the proposed conditions of their actions added (no change without ``--conditions``).
+_Attach = Callable[[list[Entry]], list[Entry]]
+
+
+def _unchanged(entries: list[Entry]) -> list[Entry]:
+    return entries
+
+
 def _entries(
-    acc: _Accumulator, mode: ResourceMode
+    acc: _Accumulator, mode: ResourceMode, attach: _Attach = _unchanged, reshape: _Attach = _unchanged
 ) -> tuple[list[Entry], tuple[Widening, ...], tuple[PolicyDocument, ...] | None]:
-    """The entries of a policy in ``mode``, the widenings made, and their documents when already built."""
-    entries = [
-        Entry(
-            action,
-            resource,
-            merge_all(evidence),
-            passrole_condition(service) if service else (),
-            tuple(sorted(acc.notes[(action, resource, fmt, service)])),
-        )
-        for (action, resource, fmt, service), evidence in acc.grants.items()
-    ]
+    """The entries of a policy in ``mode``, the widenings made, and their documents when already built.
+
+    Resources are chosen first and the proposed conditions attached after (``attach``), so that widening
+    sees only PassRole's fixed conditions; the quota is measured with the conditions attached. ``reshape``
+    runs on the exact entries first (``--abac``: tag conditions in place of ARNs, which widening then
+    leaves alone, as it leaves every entry with a condition).
+    """
+    entries = reshape(
+        [
+            Entry(
+                action,
+                resource,
+                merge_all(evidence),
+                passrole_condition(service) if service else (),
+                tuple(sorted(acc.notes[(action, resource, fmt, service)])),
+            )
+            for (action, resource, fmt, service), evidence in acc.grants.items()
+        ]
+    )
     if mode == "exact":
-        return entries, (), None
+        return attach(entries), (), None
     if mode == "service":
         return (
-            [
-                e
-                if e.conditions
-                else Entry(e.action, "*", e.evidence, (), (*e.notes, "service mode: any resource"))
-                for e in entries
-            ],
+            attach(
+                [
+                    e
+                    if e.conditions
+                    else Entry(e.action, "*", e.evidence, (), (*e.notes, "service mode: any resource"))
+                    for e in entries
+                ]
+            ),
             (),
             None,
         )
     if mode == "fit":
         # most principals fit as they are: their documents are the answer, built once
-        documents = build_documents(entries)
+        documents = build_documents(attach(entries))
         if fits_quota(documents):
-            return entries, (), documents
+            return attach(entries), (), documents
     formats = {(a, r): f for (a, r, f, s) in acc.grants if not s}
     by_action: dict[str, list[Entry]] = defaultdict(list)
     fixed = [e for e in entries if e.conditions]
@@ -297,15 +374,16 @@ def _entries(
     if mode == "generalize":
         widened = Widened.everything(pairs)
     else:
-        widened, _ = fit(pairs, functools.partial(_fits, fixed))
-    return fixed + _widened_entries(by_action, widened, mode), _widenings(widened), None
+        widened, _ = fit(pairs, functools.partial(_fits, fixed, attach))
+    return attach(fixed + _widened_entries(by_action, widened, mode)), _widenings(widened), None
 
 
-def _fits(fixed: list[Entry], resources: dict[str, list[str]]) -> bool:
-    """Whether ``fixed`` entries and ``resources`` per action make documents IAM lets one principal attach."""
+def _fits(fixed: list[Entry], attach: _Attach, resources: dict[str, list[str]]) -> bool:
+    """Whether ``fixed`` entries and ``resources`` per action (with their conditions) make documents IAM
+    lets one principal attach."""
     evidence = fixed[0].evidence if fixed else _ANY_EVIDENCE
     entries = fixed + [Entry(a, r, evidence) for a, items in resources.items() for r in items]
-    return fits_quota(build_documents(entries))
+    return fits_quota(build_documents(attach(entries)))
 
 
 _ANY_EVIDENCE = Evidence(0, datetime.min, datetime.min)
@@ -365,8 +443,93 @@ def _widenings(widened: Widened) -> tuple[Widening, ...]:
     return tuple(sorted(out, key=lambda w: (-w.arns, w.pattern)))
 
 
-def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> PrincipalPolicy:
-    entries, widened, built = _entries(acc, mode)
+#: (policy, action, condition key) -> the replay's verdict on the condition proposed for them
+Verdicts = Mapping[tuple[str, str, str], Replayed]
+
+
+def _conditions(
+    key: str, acc: _Accumulator, options: Options, verdicts: Verdicts
+) -> tuple[_Attach, tuple[ConditionNote, ...]]:
+    """The proposed conditions of each action (less those the replay dropped), and a note on each key."""
+    extra: dict[str, tuple[Condition, ...]] = {}
+    notes: list[ConditionNote] = []
+    principal_wide = whole(acc.tallies)
+    for action in sorted(acc.tallies):
+        kept: list[Condition] = []
+        tallies = dict(acc.tallies[action])
+        for name, total in principal_wide.items():
+            if name in tallies and (total.absent or len(total.values) > 1):
+                tallies[name] = total  # another call of the principal lacked it: not for this action either
+        for proposal in propose(action, tallies, acc.calls[action], options):
+            if proposal.condition is None:
+                notes.append(
+                    ConditionNote(
+                        action,
+                        proposal.key,
+                        "not-proposed",
+                        proposal.calls,
+                        reason=proposal.reason,
+                        lacking=proposal.lacking,
+                    )
+                )
+                continue
+            verdict = verdicts.get((key, action, proposal.key))
+            if verdict is not None and verdict.denied:
+                why = f"it would deny {verdict.denied:,} of {verdict.checked:,} calls ({verdict.detail})"
+                notes.append(
+                    ConditionNote(
+                        action, proposal.key, "dropped", proposal.calls, proposal.condition, verdict, why
+                    )
+                )
+                continue
+            kept.append(proposal.condition)
+            notes.append(
+                ConditionNote(action, proposal.key, "emitted", proposal.calls, proposal.condition, verdict)
+            )
+        if kept:
+            extra[action] = tuple(kept)
+
+    def attach(entries: list[Entry]) -> list[Entry]:
+        return [
+            replace(e, conditions=e.conditions + extra[e.action]) if e.action in extra else e for e in entries
+        ]
+
+    return attach, tuple(notes)
+
+
+def _replayed(key: str, notes: Iterable[ConditionNote], verdicts: Verdicts) -> list[ConditionNote]:
+    """Tag condition notes with the replay's verdict on their action, once there is one."""
+    return [
+        replace(n, replayed=verdicts.get((key, n.action, n.key))) if n.status == "emitted" else n
+        for n in notes
+    ]
+
+
+def _finish(
+    key: str,
+    acc: _Accumulator,
+    mode: ResourceMode,
+    window: Window,
+    options: Options | None = None,
+    verdicts: Verdicts | None = None,
+    abac: Abac | None = None,
+) -> PrincipalPolicy:
+    attach: _Attach = _unchanged
+    reshape: _Attach = _unchanged
+    condition_notes: tuple[ConditionNote, ...] = ()
+    if options is not None and options.keys:
+        attach, condition_notes = _conditions(key, acc, options, verdicts or {})
+    tag_notes: list[ConditionNote] = []
+    if abac is not None:
+        formats = {(a, r): f for (a, r, f, s) in acc.grants if not s}
+
+        def reshape(entries: list[Entry]) -> list[Entry]:
+            shaped, found = abac.reshape(key, sorted(acc.members), entries, formats)
+            tag_notes.extend(_replayed(key, found, verdicts or {}))
+            return shaped
+
+    entries, widened, built = _entries(acc, mode, attach, reshape)
+    condition_notes += tuple(tag_notes)
     documents = build_documents(entries) if built is None else built
     notes: list[str] = []
     if not fits_quota(documents):
@@ -401,7 +564,36 @@ def _finish(key: str, acc: _Accumulator, mode: ResourceMode, window: Window) -> 
         fallbacks=tuple(sorted(acc.fallbacks)),
         on_behalf_of=tuple(sorted(acc.invoked.items())),
         widened=widened,
+        conditions_asked=(options.keys if options is not None else ())
+        + (("abac",) if abac is not None else ()),
+        conditions=condition_notes,
     )
+
+
+def policies_and_calls(
+    table: pa.Table,
+    known: Known,
+    *,
+    resources: ResourceMode = DEFAULT_RESOURCE_MODE,
+    group: GroupMode = "role",
+    window: Window | None = None,
+    conditions: Options,
+    abac: Abac | None = None,
+) -> tuple[list[PrincipalPolicy], dict[str, list[Observed]]]:
+    """:func:`policies_from_usage` with ``conditions`` proposed (not yet replayed), and by policy every
+    authorisation its calls needed with their request context: what :mod:`trailsmith.iam.replay` replays."""
+    accumulated = _accumulate(table.to_pylist(), known, group, conditions)
+    policies = [
+        _finish(key, acc, resources, window or Window(), conditions, abac=abac)
+        for key, acc in sorted(accumulated.items())
+    ]
+    calls = {
+        key: [
+            Observed(*place, *seen) for place, seen in sorted(acc.observed.items(), key=lambda item: item[0])
+        ]
+        for key, acc in accumulated.items()
+    }
+    return policies, calls
 
 
 def policies_from_usage(
@@ -411,13 +603,25 @@ def policies_from_usage(
     resources: ResourceMode = DEFAULT_RESOURCE_MODE,
     group: GroupMode = "role",
     window: Window | None = None,
+    conditions: Options | None = None,
+    verdicts: Verdicts | None = None,
+    abac: Abac | None = None,
 ) -> list[PrincipalPolicy]:
-    """Policies from an aggregation (:func:`trailsmith.policy.usage.aggregate`), sorted by principal."""
-    accumulated = _accumulate(table.to_pylist(), known, group)
-    return [_finish(key, acc, resources, window or Window()) for key, acc in sorted(accumulated.items())]
+    """Policies from an aggregation (:func:`trailsmith.policy.usage.aggregate`), sorted by principal.
+
+    ``conditions``: the keys to propose conditions for (the aggregation must group by their
+    ``Options.columns``); ``verdicts``: the replay's on each proposed condition
+    (:mod:`trailsmith.iam.replay`), which drops those that would deny an observed call.
+    """
+    accumulated = _accumulate(table.to_pylist(), known, group, conditions)
+    return [
+        _finish(key, acc, resources, window or Window(), conditions, verdicts, abac)
+        for key, acc in sorted(accumulated.items())
+    ]
 
 
-def _check(resources: str, group: str) -> None:
+def check_modes(resources: str, group: str) -> None:
+    """Raise :class:`PolicyError` for an unknown resources mode or grouping."""
     if resources not in RESOURCE_MODES:
         raise PolicyError(
             f"resources mode {resources!r} is unknown", hint=f"Use one of {', '.join(RESOURCE_MODES)}"
@@ -451,7 +655,7 @@ def _resolve(requested: Sequence[str], known: list[str], group: GroupMode) -> tu
     return tuple(dict.fromkeys(out))
 
 
-def _filters(
+def prepare(
     source: UsageSource,
     principals: Sequence[str] | None,
     since: Any,
@@ -459,7 +663,10 @@ def _filters(
     accounts: Sequence[str],
     regions: Sequence[str],
     group: GroupMode,
+    context_columns: Sequence[str] = (),
 ) -> tuple[Filters, Known]:
+    """The aggregation's filters (grouping by ``context_columns`` too) and the warehouse's known principals;
+    raises :class:`PolicyError` for an unknown principal or an empty window."""
     holders = source.known_principals()
     known = Known.from_arns(holders, source.instance_profile_roles())
     chosen = _resolve(principals, holders, group) if principals else ()
@@ -467,7 +674,7 @@ def _filters(
     if window.since and window.until and window.since >= window.until:
         raise PolicyError("--since is not before --until", hint="Give a window that ends after it starts")
     generated = generated_hosts(source.event_calls())
-    return Filters(chosen, window, tuple(accounts), tuple(regions), generated), known
+    return Filters(chosen, window, tuple(accounts), tuple(regions), generated, tuple(context_columns)), known
 
 
 def generate(
@@ -492,9 +699,9 @@ def generate(
     ``group="permission-set"`` merges the IAM Identity Center roles of one permission set across accounts.
     ``engine="spark"`` runs the aggregation on Spark (``spark_master``); the documents are built here.
     """
-    _check(resources, group)
+    check_modes(resources, group)
     with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
-        filters, known = _filters(source, principals, since, until, accounts, regions, group)
+        filters, known = prepare(source, principals, since, until, accounts, regions, group)
         table = source.aggregate(filters)
     return policies_from_usage(table, known, resources=resources, group=group, window=filters.window)
 
@@ -517,7 +724,7 @@ def usage(
     false, their ``reason`` and no action. ``engine`` as for :func:`generate`.
     """
     with usage_source(warehouse, engine=engine, spark_master=spark_master) as source:
-        filters, known = _filters(source, principals, since, until, accounts, regions, "role")
+        filters, known = prepare(source, principals, since, until, accounts, regions, "role")
         table = source.aggregate(filters)
     return _usage_rows(table, known)
 

@@ -201,6 +201,80 @@ class Widening:
         return f"{self.arns:,} {noun} -> {self.pattern} for {', '.join(self.actions)} ({self.rule})"
 
 
+ConditionStatus = Literal["emitted", "not-proposed", "dropped"]
+
+
+@dataclass(frozen=True)
+class Replayed:
+    """One proposed condition held against the calls it came from, through the IAM evaluator."""
+
+    #: calls it was evaluated with (each with its own request context)
+    checked: int
+    #: calls it would have denied (or left undecided)
+    denied: int = 0
+    #: why, for the first such call: its event id and what its context held
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ConditionNote:
+    """What ``--conditions`` made of one condition key on one action: emitted, not proposed, or dropped."""
+
+    action: str
+    key: str
+    status: ConditionStatus
+    #: calls of the action the key was read from
+    calls: int
+    condition: Condition | None = None
+    #: the replay's verdict, once the condition was replayed
+    replayed: Replayed | None = None
+    #: why it was not proposed or was dropped
+    reason: str = ""
+    #: calls whose request context lacked the key (the most common reason is ``reason``)
+    lacking: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "action": self.action,
+            "key": self.key,
+            "status": self.status,
+            "calls": self.calls,
+        }
+        if self.lacking:
+            out["lacking"] = self.lacking
+        if self.condition is not None:
+            out["condition"] = {self.condition.operator: {self.key: list(self.condition.values)}}
+        if self.replayed is not None:
+            out["checked"] = self.replayed.checked
+            out["denied"] = self.replayed.denied
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+    def describe(self) -> str:
+        """One line of ``--explain``.
+
+        >>> ConditionNote("s3:ListBucket", "s3:prefix", "dropped", 4, Condition("StringEquals", "s3:prefix",
+        ...     ("a/",)), Replayed(4, 1), "it would deny 1 of 4 calls").describe()
+        's3:prefix on s3:ListBucket: dropped: it would deny 1 of 4 calls'
+        """
+        head = f"{self.key} on {self.action}: "
+        if self.status == "emitted" and self.condition is not None:
+            values = ", ".join(self.condition.values)
+            checked = (
+                f"; replayed against {_calls(self.replayed.checked)}, all allowed"
+                if self.replayed is not None
+                else "; not replayed"
+            )
+            told = f"; {self.reason}" if self.reason else ""
+            return f"{head}{self.condition.operator} {values} (from {_calls(self.calls)}){checked}{told}"
+        return f"{head}{self.status}: {self.reason}"
+
+
+def _calls(count: int) -> str:
+    return f"{count:,} call" + ("" if count == 1 else "s")
+
+
 @dataclass(frozen=True)
 class PrincipalPolicy:
     """The least-privilege policy of one policy holder (or one IAM Identity Center permission set)."""
@@ -223,6 +297,9 @@ class PrincipalPolicy:
     on_behalf_of: tuple[tuple[str, int], ...] = ()
     #: exact ARNs replaced by wider patterns (``fit`` and ``generalize``), widest first
     widened: tuple[Widening, ...] = ()
+    #: the keys ``--conditions`` asked for (none: no condition was proposed) and what became of each
+    conditions_asked: tuple[str, ...] = ()
+    conditions: tuple[ConditionNote, ...] = ()
 
     @property
     def statements(self) -> tuple[Statement, ...]:
@@ -260,4 +337,14 @@ class PrincipalPolicy:
             "widened": [w.to_dict() for w in self.widened],
             "on_behalf_of": [{"service": s, "events": n} for s, n in self.on_behalf_of],
             "notes": list(self.notes),
+            **(
+                {
+                    "conditions": {
+                        "asked": list(self.conditions_asked),
+                        "keys": [c.to_dict() for c in self.conditions],
+                    }
+                }
+                if self.conditions_asked
+                else {}
+            ),
         }

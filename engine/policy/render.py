@@ -11,7 +11,13 @@ import hashlib
 import json
 import re
 
-from trailsmith.policy.model import MAX_DOCUMENT_CHARS, PolicyDocument, PrincipalPolicy, Statement
+from trailsmith.policy.model import (
+    MAX_DOCUMENT_CHARS,
+    ConditionNote,
+    PolicyDocument,
+    PrincipalPolicy,
+    Statement,
+)
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
@@ -130,6 +136,13 @@ def explain(policy: PrincipalPolicy) -> str:
                 f"e.g. {', '.join(ev.sample_event_ids)}"
             )
             lines.extend(f"      note: {note}" for note in statement.notes)
+            if policy.conditions_asked:
+                lines.extend(
+                    f"      condition: {c.operator} {c.key} {', '.join(c.values)}"
+                    for c in statement.conditions
+                )
+    if policy.conditions_asked:
+        lines.extend(_conditions(policy))
     if policy.widened:
         lines.append(
             f"  widened {len(policy.widened)} "
@@ -156,6 +169,25 @@ def explain(policy: PrincipalPolicy) -> str:
             )
     lines.extend(f"  warning: {note}" for note in policy.notes)
     return "\n".join(lines) + "\n"
+
+
+def _conditions(policy: PrincipalPolicy) -> list[str]:
+    """What ``--conditions`` made of each key: emitted and dropped conditions one per line, the keys not
+    proposed grouped by why (they are many: one per action and key)."""
+    lines = [f"  conditions asked: {', '.join(policy.conditions_asked)}"]
+    skipped: dict[tuple[str, str], list[ConditionNote]] = {}
+    for note in policy.conditions:
+        if note.status == "not-proposed":
+            skipped.setdefault((note.key, note.reason), []).append(note)
+        else:
+            lines.append(f"    {note.describe()}")
+    for (key, reason), notes in sorted(skipped.items()):
+        lacking = sum(n.lacking for n in notes)
+        calls = sum(n.calls for n in notes)
+        counted = f" ({lacking:,} of {calls:,} calls)" if lacking else ""
+        actions = ", ".join(n.action for n in notes)
+        lines.append(f"    {key} not proposed for {actions}: {reason}{counted}")
+    return lines
 
 
 def _events(count: int) -> str:

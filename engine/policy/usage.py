@@ -29,6 +29,7 @@ from trailsmith.policy.extract.registry import fills_in, request_paths, specs
 from trailsmith.policy.model import PolicyError
 from trailsmith.policy.passrole import RULES as PASSROLE_RULES
 from trailsmith.sql.authz import outcome_sql
+from trailsmith.sql.tags import EVENT_COLUMNS, TAGGING_CALLS
 
 _SUFFIX = ".amazonaws.com"
 
@@ -247,13 +248,21 @@ def _ids_column() -> str:
 
 
 #: Request context the trail records that the aggregation groups by only when asked (``Filters.context``):
-#: ``trailsmith check`` evaluates policy conditions on them. Name -> SQL expression, both engines' dialect.
+#: ``trailsmith check`` evaluates policy conditions on them, ``policy --conditions`` proposes conditions from
+#: them (:mod:`trailsmith.policy.conditions`). Name -> SQL expression, both engines' dialect.
 CONTEXT_COLUMNS: dict[str, str] = {
     "sourceIPAddress": "sourceIPAddress",
     "vpcEndpointId": "vpcEndpointId",
     "mfaAuthenticated": "userIdentity.sessionContext.attributes.mfaAuthenticated",
     "userName": "userIdentity.userName",
     "principalId": "userIdentity.principalId",
+    # an IAM user's address only (``aws:SourceIp`` is proposed for users): roles' many addresses would
+    # multiply the groups for nothing
+    "userSourceIPAddress": "CASE WHEN principalArn LIKE '%:user/%' THEN sourceIPAddress END",
+    # the prefix a listing asked for: ``s3:prefix`` (``policy --conditions``); null for every other call
+    "s3Prefix": "CASE WHEN eventSource = 's3.amazonaws.com' AND eventName IN "
+    "('ListObjects', 'ListObjectsV2', 'ListObjectVersions') "
+    "THEN json_extract_string(requestParameters, '$.prefix') END",
 }
 
 
@@ -332,6 +341,27 @@ def _where(filters: Filters) -> tuple[list[str], dict[str, object]]:
     if filters.regions:
         listed("awsRegion", "region", filters.regions)
     return where, params
+
+
+def requested_tags_sql(filters: Filters) -> tuple[str, dict[str, object]]:
+    """The filtered principals' calls that may set tags (``policy --abac``), with the columns
+    :func:`trailsmith.policy.abac.requested_calls` reads; in the portable subset, like :func:`usage_sql`."""
+    where, params = _where(filters)
+    columns = ", ".join(("principalArn", *EVENT_COLUMNS))
+    sql = f"SELECT {columns}\nFROM events\nWHERE " + " AND ".join([*where, f"({TAGGING_CALLS})"])
+    return sql, params
+
+
+def access_keys_sql(filters: Filters) -> tuple[str, dict[str, object]]:
+    """The (principal, access key id) pairs of the filtered calls (``policy --abac``: which sessions, and so
+    which session tags, the calls carried); portable like :func:`usage_sql`."""
+    where, params = _where(filters)
+    sql = (
+        "SELECT principalArn, userIdentity.accessKeyId AS accessKeyId\nFROM events\nWHERE "
+        + " AND ".join(where)
+        + "\nGROUP BY principalArn, userIdentity.accessKeyId"
+    )
+    return sql, params
 
 
 def aggregate(connection: duckdb.DuckDBPyConnection, filters: Filters) -> pa.Table:

@@ -77,6 +77,9 @@ class SparkUsage(UsageSource):
                 out.setdefault((account, profile), []).append(role)
         return {key: tuple(roles) for key, roles in out.items()}
 
+    def query(self, sql: str, params: dict[str, object] | None = None) -> pa.Table:
+        return run(self.spark, to_spark(sql), params)
+
     def aggregate(self, filters: Filters) -> pa.Table:
         sql, params = usage_sql(filters, packed=False)
         try:

@@ -2,8 +2,9 @@
 
 The views are those of :mod:`trailsmith.sql.db`, over the same explicit file lists: ``events`` (the file
 columns, then ``eventDate`` typed DATE), ``quarantine`` and ``sources``, and the derived views ``actions``,
-``calls``, ``principals`` and ``resources_touched`` (:mod:`trailsmith.spark.views`). The derived views cost
-one pass over two columns of ``events`` (the distinct API calls, for ``actions``), so :func:`sql` creates
+``calls``, ``principals``, ``resources_touched``, ``resource_tags`` and ``session_tags``
+(:mod:`trailsmith.spark.views`). The derived views cost one pass over two columns of ``events`` (the
+distinct API calls, for ``actions``), and the tag views one over the tagging calls, so :func:`sql` creates
 them only for a query that names one of them.
 
 Parameters are written ``$name``, as on DuckDB, or ``:name``, Spark's own spelling (the translated saved
@@ -48,10 +49,16 @@ _TOKEN = re.compile(
 
 
 def attach_views(
-    spark: SparkSession, warehouse: Warehouse, snapshot: Snapshot | None = None, *, derived: bool = True
+    spark: SparkSession,
+    warehouse: Warehouse,
+    snapshot: Snapshot | None = None,
+    *,
+    derived: bool = True,
+    tags: bool = True,
 ) -> None:
     """Create (or replace) the temp views ``events``, ``quarantine`` and ``sources`` of ``snapshot``, and
-    with ``derived`` the views of :mod:`trailsmith.spark.views` over them."""
+    with ``derived`` the views of :mod:`trailsmith.spark.views` over them (the tag views only with
+    ``tags``)."""
 
     snapshot = snapshot if snapshot is not None else warehouse.snapshot()
     read_events(spark, warehouse, snapshot.files).createOrReplaceTempView("events")
@@ -61,11 +68,13 @@ def attach_views(
         from trailsmith.spark.views import attach_derived
 
         # the files a snapshot lists never change, so they identify what the derived views are built from
-        attach_derived(spark, (str(warehouse.root.absolute()), tuple(f.path for f in snapshot.files)))
+        key = (str(warehouse.root.absolute()), tuple(f.path for f in snapshot.files))
+        attach_derived(spark, key, tags=tags)
 
 
-def names_derived(sql: str) -> bool:
-    """Whether ``sql`` reads one of the derived views, so that only such a query pays for creating them.
+def names_derived(sql: str, names: tuple[str, ...] | None = None) -> bool:
+    """Whether ``sql`` reads one of the derived views (or of ``names``), so that only such a query pays for
+    creating them.
 
     The tables come from sqlglot's parse; SQL it cannot parse is taken to read them when it names one
     anywhere outside literals and comments (an alias ``AS calls`` then costs a needless pass, no error).
@@ -75,17 +84,18 @@ def names_derived(sql: str) -> bool:
     """
     from trailsmith.spark.views import NAMES
 
+    wanted = set(names if names is not None else NAMES)
     words = {word.lower() for word in _scan(sql)[1]}
     try:
         import sqlglot
         from sqlglot import exp
     except ImportError:
-        return bool(words & set(NAMES))
+        return bool(words & wanted)
     try:
         tables = {table.name.lower() for table in sqlglot.parse_one(sql, read="spark").find_all(exp.Table)}
     except sqlglot.errors.SqlglotError:
         tables = words
-    return bool(tables & set(NAMES))
+    return bool(tables & wanted)
 
 
 def check_read_only(sql: str, params: Mapping[str, Any] | None = None) -> str:
@@ -166,7 +176,9 @@ def sql(
     spark = spark if spark is not None else session(master)
     if not trusted:
         guard.check(spark, text)
-    attach_views(spark, target, derived=names_derived(text))
+    from trailsmith.spark.views import TAG_NAMES
+
+    attach_views(spark, target, derived=names_derived(text), tags=names_derived(text, TAG_NAMES))
     return _arrow(_frame(spark, text, params, checked=not trusted))
 
 

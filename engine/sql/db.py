@@ -6,8 +6,8 @@ Views (DuckDB resolves names case-insensitively, so Athena-style ``useridentity.
   ``extraFields`` and the partition column ``eventDate`` (filter on it to skip whole partitions);
 - ``quarantine``: every quarantined file and record, with its reason;
 - ``sources``: every input file already read, with its status;
-- ``actions``, ``calls``, ``principals``, ``resources_touched``: derived views, see
-  :mod:`trailsmith.sql.views`.
+- ``actions``, ``calls``, ``principals``, ``resources_touched``, ``resource_tags``, ``session_tags``:
+  derived views, see :mod:`trailsmith.sql.views`.
 
 The views list the snapshot's files explicitly, so a concurrent ingest never shows a partial commit. The
 connection can read those files and nothing else, and whatever trailsmith runs on it is checked to be one

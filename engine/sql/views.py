@@ -1,5 +1,6 @@
 """Derived views that make the common questions short: ``actions``, ``calls``, ``principals``,
-``resources_touched``.
+``resources_touched``, and the tags reconstructed from the trail, ``resource_tags`` and ``session_tags``
+(:mod:`trailsmith.sql.tags`).
 
 They are plain SQL over ``events`` (so filters on ``eventDate`` still prune partitions through them) plus
 one small Arrow table, ``actions``: for every (eventSource, eventName) pair present in the warehouse, the IAM
@@ -16,6 +17,7 @@ from __future__ import annotations
 import duckdb
 
 from trailsmith.actions.mapping import mapping_table
+from trailsmith.sql import tags
 from trailsmith.sql.authz import outcome_sql
 
 #: What one row of each derived view holds, for documentation and listings
@@ -33,6 +35,16 @@ DOCS: dict[str, str] = {
     "resources_touched": "one row per (event, resource it named): from resources[], or from request "
     "parameters (bucketName/key, roleArn, functionName, tableName, queueUrl, keyId ...) when resources[] "
     "is empty; with origin saying which",
+    "resource_tags": "one row per tag a resource carried while it held, reconstructed from successful create "
+    "and tagging calls (TagResource, CreateTags, AddTagsToResource, PutBucketTagging, tagSpecificationSet, "
+    "untagging ...): resourceArn, tagKey, tagValue, validFrom (the call that set it), validUntil (the call "
+    "that removed or changed it; null: still carried), eventID and eventName of the setting call, accountId "
+    "and region of the resource; tags set outside the trail are unknown",
+    "session_tags": "one row per tag of a session from AssumeRole, AssumeRoleWithSAML, "
+    "AssumeRoleWithWebIdentity and GetFederationToken requests (tags, transitiveTagKeys): roleArn, "
+    "sessionArn, accessKeyId (the session's calls carry it as userIdentity.accessKeyId), tagKey, tagValue, "
+    "transitive, eventTime, expiration, eventID, eventName, accountId; tags from SAML assertions or web "
+    "identity tokens are not in the trail",
 }
 
 _PARTITION = (
@@ -215,7 +227,8 @@ WHERE u.candidate.arn IS NOT NULL
 
 
 def attach_derived(connection: duckdb.DuckDBPyConnection) -> None:
-    """Create ``actions``, ``calls``, ``principals`` and ``resources_touched`` over the ``events`` view."""
+    """Create ``actions``, ``calls``, ``principals``, ``resources_touched``, ``resource_tags`` and
+    ``session_tags`` over the ``events`` view (the last two read nothing until queried)."""
     pairs = connection.execute(
         "SELECT DISTINCT eventSource, eventName FROM events "
         "WHERE eventSource IS NOT NULL AND eventName IS NOT NULL"
@@ -223,3 +236,4 @@ def attach_derived(connection: duckdb.DuckDBPyConnection) -> None:
     connection.register("actions", mapping_table(pairs))
     for statement in (_calls_sql(), _PRINCIPALS, _resources_sql()):
         connection.execute(statement)
+    tags.attach(connection)

@@ -19,9 +19,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trailsmith.synth.world import Account, Pool
+
+if TYPE_CHECKING:
+    from trailsmith.synth.identity import Identity
 
 JSON = dict[str, Any]
 #: one resource, several (a multi-object call), per action
@@ -45,6 +48,10 @@ class Call:
     via: str = ""
     #: ``tlsDetails.clientProvidedHostHeader`` when it is not ``<service>.<region>.amazonaws.com``
     host: str = ""
+    #: ``(resource ARN, key, value)`` of the tags the call gives a resource every time it is made
+    tags: tuple[tuple[str, str, str], ...] = ()
+    #: ``(role ARN, key, value)`` of the session tags the call gives the sessions of a role
+    session_tags: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ class Ctx:
     from ``rng`` so the unit stays reproducible.
     """
 
-    __slots__ = ("account", "day", "home", "pool", "region", "rng", "session")
+    __slots__ = ("account", "day", "home", "issued", "pool", "region", "rng", "session")
 
     def __init__(
         self,
@@ -119,6 +126,8 @@ class Ctx:
         self.day = day
         #: which of the pool's buckets the caller mostly works in (``data``, ``artifacts``, ``backup``)
         self.home = home
+        #: the session an ``AssumeRole`` with session tags issues, and its tags (archives made with tags)
+        self.issued: tuple[Identity, tuple[tuple[str, str], ...]] | None = None
 
     @property
     def acct(self) -> str:

@@ -47,6 +47,9 @@ class SynthConfig:
     duplicates: float = 0.02
     #: processes that generate (account, region, day) units in parallel; the output does not depend on it
     workers: int = 1
+    #: also tag resources over time and assume a role with session tags (``trailsmith.synth.events_tags``);
+    #: off, the archive is what it was before the option existed
+    tags: bool = False
 
     def __post_init__(self) -> None:
         _check(self)
@@ -87,10 +90,17 @@ class SynthConfig:
             "events": self.events,
             "file_minutes": self.file_minutes,
             "duplicates": self.duplicates,
+            # only when on: the truth of an archive without tags keeps its bytes
+            **({"tags": True} if self.tags else {}),
         }
 
 
-PRESETS = {"sample": SynthConfig.sample}
+def _abac() -> SynthConfig:
+    """The sample's configuration with tagged resources and session tags."""
+    return SynthConfig.sample().replace(tags=True)
+
+
+PRESETS = {"sample": SynthConfig.sample, "abac": _abac}
 
 
 def parse_start(text: str) -> date:

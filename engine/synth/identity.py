@@ -59,6 +59,7 @@ class Sessions:
         self._cache: dict[tuple[str, int], tuple[str, Identity, Identity | None]] = {}
         self._services: dict[str, Identity] = {}
         self._delegated: dict[tuple[str, int, str], Identity] = {}
+        self._issued: list[tuple[Persona, Identity]] = []
 
     def session(self, persona: Persona, second: int) -> tuple[str, Identity, Identity | None]:
         """``(session name, identity, sign-in identity)`` of ``persona`` at ``second`` of the day."""
@@ -69,6 +70,12 @@ class Sessions:
             start = self.day_start + slot * persona.session_hours * 3600 - self.rng.randrange(60, 900)
             found = self._new(persona, start)
             self._cache[key] = found
+        return found
+
+    def issued(self) -> list[tuple[Persona, Identity]]:
+        """The sessions with session tags created since the last call (whose ``AssumeRole`` is still to be
+        written), oldest first."""
+        found, self._issued = self._issued, []
         return found
 
     def delegated(self, persona: Persona, second: int, ident: Identity, service: str) -> Identity:
@@ -126,7 +133,10 @@ class Sessions:
                 ui["sessionContext"]["ec2RoleDelivery"] = "2.0"
             if persona.invoked_by:
                 ui["invokedBy"] = persona.invoked_by
-            return name, Identity(ui, ip, agent, role.arn, ui["arn"], persona.console, vpce), None
+            ident = Identity(ui, ip, agent, role.arn, ui["arn"], persona.console, vpce)
+            if persona.session_tags:
+                self._issued.append((persona, ident))
+            return name, ident, None
         if persona.kind == USER:
             user = self.account.users[persona.key]
             base = {"type": "IAMUser", "principalId": user.user_id, "arn": user.arn, "accountId": acct}

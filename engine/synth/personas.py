@@ -78,6 +78,8 @@ class Persona:
     invoked_by: str = ""
     #: the pool bucket it mostly works in
     home: str = "data"
+    #: session tags: each session starts with :data:`ISSUER`'s ``sts:AssumeRole`` that passes them
+    session_tags: tuple[tuple[str, str], ...] = ()
 
 
 PERSONAS: tuple[Persona, ...] = (
@@ -468,5 +470,39 @@ PERSONAS: tuple[Persona, ...] = (
 )
 
 
-def personas() -> tuple[Persona, ...]:
-    return PERSONAS
+#: Who tags resources, and who works in sessions with tags, in archives made with ``SynthConfig(tags=True)``:
+#: the ops automation role (the same role as its persona above, so the same sessions), and an analyst role
+#: whose sessions the user alice starts with ``team``/``project`` tags; the analyst reads the tables and
+#: queues of its team (attribute-based access).
+TAG_PERSONAS: tuple[Persona, ...] = (
+    Persona(
+        "ops-automation",
+        ROLE,
+        1.5,
+        (
+            ("lambda.TagResource", 3),
+            ("lambda.UntagResource", 1),
+            ("dynamodb.TagResource", 2),
+            ("s3.PutBucketTagging", 1),
+            ("sqs.TagQueue", 1),
+        ),
+        session="boto",
+    ),
+    Persona(
+        "abac-analyst",
+        ROLE,
+        1.5,
+        (("dynamodb.GetItem.team", 3), ("sqs.GetQueueAttributes.team", 1)),
+        user_agents=(CLI_MAC,),
+        network="office",
+        session_tags=(("team", "green"), ("project", "orders")),
+    ),
+)
+
+#: Who starts the tagged sessions (the same user as the ``alice`` persona).
+ISSUER = Persona("alice", USER, 0.0, (), user_agents=(CLI_MAC,), network="office")
+
+
+def personas(tags: bool = False) -> tuple[Persona, ...]:
+    """The personas of every account; with ``tags``, :data:`TAG_PERSONAS` too."""
+    return PERSONAS + TAG_PERSONAS if tags else PERSONAS

@@ -20,9 +20,9 @@ import orjson
 
 from trailsmith.synth.catalog import API_CALL, Ctx, Template
 from trailsmith.synth.config import SynthConfig
-from trailsmith.synth.identity import Sessions, identity_for
+from trailsmith.synth.identity import Identity, Sessions, identity_for
 from trailsmith.synth.ids import date_path, rng_for
-from trailsmith.synth.personas import Persona, personas
+from trailsmith.synth.personas import ISSUER, Persona, personas
 from trailsmith.synth.record import DENIED, NOT_FOUND, OK, THROTTLED, assemble, denied_error, throttled_error
 from trailsmith.synth.registry import templates
 from trailsmith.synth.truth import Tally
@@ -119,12 +119,14 @@ def _cumulative(weights: list[float]) -> tuple[float, ...]:
 
 
 @functools.lru_cache(maxsize=64)
-def _choices(region: str) -> tuple[tuple[_Choice, ...], tuple[float, ...]]:
-    """Each persona's templates available in ``region`` (global services only in their home region)."""
-    table = templates()
+def _choices(region: str, tags: bool = False) -> tuple[tuple[_Choice, ...], tuple[float, ...]]:
+    """Each persona's templates available in ``region`` (global services only in their home region); with
+    ``tags``, the tagging personas' too (after the others, so that they change nothing of their draws'
+    meaning without it)."""
+    table = templates(tags)
     out: list[_Choice] = []
     weights: list[float] = []
-    for persona in personas():
+    for persona in personas(tags):
         pairs = [(table[k], w) for k, w in persona.allowed if table[k].only_region in ("", region)]
         if not pairs:
             continue
@@ -160,7 +162,7 @@ def _tour_shares(config: SynthConfig) -> dict[Unit, tuple[int, ...]]:
     """Which tour items each unit of the first region plants: each item goes to the unit with the most room
     left, a unit planting at most half of its events (deterministic, so every process agrees)."""
     counts = event_counts(config)
-    choices, _ = _choices(config.regions[0])
+    choices, _ = _choices(config.regions[0], config.tags)
     room = {u: counts[u] // 2 for u in units(config) if u.region == 0}
     shares: dict[Unit, list[int]] = {u: [] for u in room}
     for item in range(len(_tour(choices))):
@@ -190,7 +192,7 @@ def generate_unit(config: SynthConfig, unit: Unit, root: str) -> UnitResult:
     per_slot = _spread(
         rng, count, [_hour_weight((s * slot_seconds) // 3600) for s in range(DAY // slot_seconds)]
     )
-    choices, persona_cum = _choices(region)
+    choices, persona_cum = _choices(region, config.tags)
     tour = _tour(choices)
     mine = [tour[i] for i in _tour_shares(config).get(unit, ())]
     planned = dict(zip(rng.sample(range(count), len(mine)), mine, strict=True))
@@ -208,18 +210,48 @@ def generate_unit(config: SynthConfig, unit: Unit, root: str) -> UnitResult:
             index += 1
             persona = choice.persona
             session, ident = identity_for(sessions, persona, template, second)
+            hh, rest = divmod(second, 3600)
+            event_time = f"{day_prefix}{hh:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+            for tagged, issued in sessions.issued():  # its AssumeRole first, in the same second
+                records.append(
+                    _issue(ctx, sessions, tagged, issued, second, event_time, region, result.tally)
+                )
             ctx.session, ctx.home = session, persona.home
             call = template.build(ctx)
             needs = template.needs(call) if template.needs_permission else []
             error = _error(rng, template, ident.caller, outcome, needs)
-            hh, rest = divmod(second, 3600)
-            event_time = f"{day_prefix}{hh:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
             records.append(assemble(rng, template, call, ident, event_time, region, account.id, error))
             _count(result.tally, persona, template, ident.holder, account.id, outcome, error, needs, call.via)
+            if outcome == OK and (call.tags or call.session_tags):
+                result.tally.tagged(call.tags, call.session_tags)
         delivery.deliver(
             records, day_start + seconds[0], day_start + seconds[-1], day_start + first + slot_seconds
         )
     return result
+
+
+def _issue(
+    ctx: Ctx,
+    sessions: Sessions,
+    persona: Persona,
+    issued: Identity,
+    second: int,
+    event_time: str,
+    region: str,
+    tally: Tally,
+) -> dict[str, object]:
+    """The ``AssumeRole`` by :data:`ISSUER` that starts ``persona``'s tagged session ``issued``."""
+    template = templates(True)["sts.AssumeRole.tagged"]
+    session, caller = identity_for(sessions, ISSUER, template, second)
+    ctx.session, ctx.home, ctx.issued = session, ISSUER.home, (issued, persona.session_tags)
+    try:
+        call = template.build(ctx)
+    finally:
+        ctx.issued = None
+    needs = template.needs(call)
+    _count(tally, ISSUER, template, caller.holder, ctx.acct, OK, None, needs, call.via)
+    tally.tagged(call.tags, call.session_tags)
+    return assemble(ctx.rng, template, call, caller, event_time, region, ctx.acct, None)
 
 
 def _draw(rng: random.Random, choices: tuple[_Choice, ...], persona_cum: tuple[float, ...]) -> Plan:

@@ -11,6 +11,10 @@ holder the truth keeps
 - ``passroles``: ``(role ARN, iam:PassedToService, instance profile or "")`` of every role passed.
 - ``events``: distinct events by ``eventSource:eventName``, and ``errors`` by ``errorCode``.
 
+Archives made with tags (``SynthConfig(tags=True)``) also keep, per resource ARN, the tags its successful
+tagging calls always give it (``resource_tags``), and per role ARN the session tags it was assumed with
+(``session_tags``). Both are absent from the truth of an archive without tags.
+
 Everything is a set or a counter over finite pools, so a unit of work can build its part, ship it to the
 parent process, and the parts merge in any order into the same document.
 """
@@ -71,12 +75,24 @@ class Totals:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+Tags = dict[str, dict[str, str]]
+
+
 @dataclass
 class Tally:
-    """The truth of part of an archive: per-holder tallies and totals."""
+    """The truth of part of an archive: per-holder tallies, totals, and tags."""
 
     holders: dict[str, HolderTally] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
+    resource_tags: Tags = field(default_factory=dict)
+    session_tags: Tags = field(default_factory=dict)
+
+    def tagged(
+        self, tags: tuple[tuple[str, str, str], ...], sessions: tuple[tuple[str, str, str], ...]
+    ) -> None:
+        for found, triples in ((self.resource_tags, tags), (self.session_tags, sessions)):
+            for arn, key, value in triples:
+                found.setdefault(arn, {})[key] = value
 
     def holder(self, arn: str, account: str, kind: str, persona: str) -> HolderTally:
         found = self.holders.get(arn)
@@ -92,6 +108,12 @@ class Tally:
             else:
                 mine.merge(part)
         self.totals.merge(other.totals)
+        for mine_tags, theirs in (
+            (self.resource_tags, other.resource_tags),
+            (self.session_tags, other.session_tags),
+        ):
+            for arn, tags in theirs.items():
+                mine_tags.setdefault(arn, {}).update(tags)
 
 
 @dataclass(frozen=True)
@@ -142,6 +164,10 @@ class SynthReport:
     totals: Totals
     #: wall-clock seconds of the run (not part of :meth:`to_json`, which must not vary)
     seconds: float = 0.0
+    #: resource ARN -> the tags its tagging calls always give it (archives made with tags)
+    resource_tags: Tags = field(default_factory=dict)
+    #: role ARN -> the session tags it was assumed with (archives made with tags)
+    session_tags: Tags = field(default_factory=dict)
 
     @classmethod
     def from_tally(
@@ -169,7 +195,18 @@ class SynthReport:
             )
             for arn, t in sorted(tally.holders.items())
         }
-        return cls(config, organization, bucket, trail, accounts, holders, tally.totals, seconds)
+        return cls(
+            config,
+            organization,
+            bucket,
+            trail,
+            accounts,
+            holders,
+            tally.totals,
+            seconds,
+            _sorted(tally.resource_tags),
+            _sorted(tally.session_tags),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +219,9 @@ class SynthReport:
             "accounts": list(self.accounts),
             "totals": dict(sorted(vars(self.totals).items())),
             "holders": {arn: holder.to_dict() for arn, holder in sorted(self.holders.items())},
+            # only archives made with tags have them: the truth of the others keeps its bytes
+            **({"resource_tags": self.resource_tags} if self.resource_tags else {}),
+            **({"session_tags": self.session_tags} if self.session_tags else {}),
         }
 
     def to_json(self) -> bytes:
@@ -197,3 +237,7 @@ class SynthReport:
             f"{t.digests:,} digests, {(t.bytes + t.digest_bytes) / 1e6:,.1f} MB, "
             f"{len(self.holders)} policy holders{rate}"
         )
+
+
+def _sorted(tags: Tags) -> Tags:
+    return {arn: dict(sorted(found.items())) for arn, found in sorted(tags.items())}

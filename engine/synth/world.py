@@ -157,11 +157,11 @@ class World:
 
 def build_world(config: SynthConfig) -> World:
     """The organization for ``config``: account ids, principals, and the trail's bucket and name."""
-    return _world(config.seed, config.accounts, config.regions[0])
+    return _world(config.seed, config.accounts, config.regions[0], config.tags)
 
 
 @functools.lru_cache(maxsize=8)
-def _world(seed: int, count: int, home_region: str) -> World:
+def _world(seed: int, count: int, home_region: str, tags: bool = False) -> World:
     rng = rng_for(seed, "organization")
     org_id = "o-" + chars(rng, LOWER_ALNUM, 10)
     ids: list[str] = []
@@ -169,7 +169,7 @@ def _world(seed: int, count: int, home_region: str) -> World:
         candidate = account_id(rng, leading_zero=not ids)
         if candidate not in ids:
             ids.append(candidate)
-    accounts = tuple(_account(seed, index, ident) for index, ident in enumerate(ids))
+    accounts = tuple(_account(seed, index, ident, tags) for index, ident in enumerate(ids))
     bucket = f"aws-cloudtrail-logs-{ids[0]}-{hex_string(rng, 8)}"
     return World(seed, org_id, ids[0], bucket, "org-trail", home_region, accounts)
 
@@ -192,7 +192,11 @@ _ROLES = {
 _USERS = {"ci-deployer": "/", "alice": "/engineering/", "legacy-backup": "/"}
 
 
-def _account(seed: int, index: int, ident: str) -> Account:
+#: roles only archives made with tags have (their ids from a random stream of their own)
+_TAG_ROLES = {"abac-analyst": ("abac-analyst", "/abac/")}
+
+
+def _account(seed: int, index: int, ident: str, tags: bool = False) -> Account:
     rng = rng_for(seed, "account", ident)
     alias = _ALIASES[index % len(_ALIASES)] + (str(index // len(_ALIASES)) if index >= len(_ALIASES) else "")
     roles: dict[str, Role] = {}
@@ -204,6 +208,10 @@ def _account(seed: int, index: int, ident: str) -> Account:
         key: User(ident, key, path, unique_id(rng, "AIDA"), access_key(rng, "AKIA"))
         for key, path in _USERS.items()
     }
+    if tags:
+        extra = rng_for(seed, "account-tags", ident)
+        for key, (name, path) in _TAG_ROLES.items():
+            roles[key] = Role(ident, name, path, unique_id(extra, "AROA"))
     return Account(ident, alias, roles, users)
 
 
