@@ -162,8 +162,28 @@ def generated_hosts(calls: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 
 
 def fields(host: str, row: dict[str, object]) -> dict[str, str]:
-    """The request fields of a usage row of ``host`` (the paths of a host are the same in every layout)."""
-    return Layout({host: request_paths(host)}).fields(host, row)
+    """The request fields of a usage row of ``host`` (the paths of a host are the same in every layout).
+
+    The resolver's fields come after the others, and only a row that holds one needs their positions:
+    knowing them means probing every operation of a service with an extractor, which the rows of the
+    busiest services, pulled without them, need not pay for.
+    """
+    plain = _host_layout(host, False)
+    known = len(plain.paths.get(host, ()))
+    if "fields" in row:
+        listed = row.get("fields")
+        beyond = isinstance(listed, list) and any(v is not None for v in listed[known:])
+    else:
+        beyond = any(
+            value is not None and name[:1] == "f" and name[1:].isdigit() and int(name[1:]) >= known
+            for name, value in row.items()
+        )
+    return (_host_layout(host, True) if beyond else plain).fields(host, row)
+
+
+@functools.lru_cache(maxsize=1024)
+def _host_layout(host: str, resolver: bool) -> Layout:
+    return Layout({host: request_paths(host, resolver=resolver)})
 
 
 def _rank(host: str) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,17 +115,40 @@ def endpoint_hosts() -> tuple[str, ...]:
     return tuple(sorted(found))
 
 
+class _Operations(Mapping[str, tuple[Operation, ...]]):
+    """Operation name -> its input in each model that has it, each flattened when first asked for: a probe
+    of the few operations a warehouse holds does not pay for a service's every one (EC2 has hundreds)."""
+
+    def __init__(self, models: list[tuple[str, Mapping[str, Any]]]) -> None:
+        self._models = models
+        self._names = list(dict.fromkeys(name for _, model in models for name in model["operations"]))
+        self._known = frozenset(self._names)
+        self._done: dict[str, tuple[Operation, ...]] = {}
+
+    def __getitem__(self, name: str) -> tuple[Operation, ...]:
+        found = self._done.get(name)
+        if found is None:
+            if name not in self._known:
+                raise KeyError(name)
+            found = self._done[name] = tuple(
+                _operation(service, name, model["operations"][name], model["shapes"])
+                for service, model in self._models
+                if name in model["operations"]
+            )
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 @functools.cache
 def operations(host: str) -> Mapping[str, tuple[Operation, ...]]:
     """Operation name -> its input in each model of ``host`` that has it."""
     loader = _loader()
-    table: dict[str, list[Operation]] = {}
-    for service in hosts().get(host, ()):
-        model = loader.load_service_model(service, "service-2")
-        shapes: dict[str, Any] = model["shapes"]
-        for name, spec in model["operations"].items():
-            table.setdefault(name, []).append(_operation(service, name, spec, shapes))
-    return {name: tuple(found) for name, found in table.items()}
+    return _Operations([(s, loader.load_service_model(s, "service-2")) for s in hosts().get(host, ())])
 
 
 def find(host: str, event_name: str) -> tuple[Operation, ...]:

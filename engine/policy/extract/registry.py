@@ -71,6 +71,7 @@ def fills_in(host: str, event_name: str) -> bool:
     return any(path not in hand.fields for path in paths)
 
 
+@functools.lru_cache(maxsize=1024)
 def request_paths(host: str, *, resolver: bool = True) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """Every request field the SQL must pull for ``host``, the extractor's and the PassRole rules', each with
     the event name prefixes that carry it (empty: every call of the service).
