@@ -16,6 +16,11 @@ Two archives of the same events: few large files (one per account, region and da
   less work than trailsmith);
 - trailsmith's whole ingest (deduplicated, partitioned Parquet, snapshot commit) with 1 and 2 workers.
 
+With ``python -m benchmarks.ingest`` (not in the whole suite), also trailsmith's ingest with 1 worker and the
+compiled decoder disabled (``TRAILSMITH_NO_CEXT=1``: every file read by the Python decoder), against the floor
+and against the same ingest with the compiled decoder (``ratio_compiled_decoder``); ``--no-python-path``
+leaves it out. Each row gives ``us_per_event`` and, for trailsmith's runs, ``files_by_decoder``.
+
 Each is run ``--repeat`` times, in turns, and the fastest run counts (with the highest peak memory of its
 runs). Reported: events/s, MB/s of JSON, peak memory of the process tree, and ratios: ingest(1 worker)
 against the floor (target >= 1.0) and against DuckDB (1 thread), ingest(2) against ingest(1) (target >= 1.7).
@@ -90,13 +95,16 @@ print(json.dumps({"seconds": seconds, "events_read": events, "files": len(files)
 """
 
 INGEST = """
-import json, sys, time
+import json, os, sys, time
+if sys.argv[4:] == ["python"]:  # before trailsmith is imported; the workers inherit it
+    os.environ["TRAILSMITH_NO_CEXT"] = "1"
 import trailsmith
 if __name__ == "__main__":
     began = time.perf_counter()
     report = trailsmith.ingest([sys.argv[1]], sys.argv[2], workers=int(sys.argv[3]))
     print(json.dumps({"seconds": time.perf_counter() - began, "events_read": report.events_read,
-                      "events_new": report.events_new, "files": report.files_read}))
+                      "events_new": report.events_new, "files": report.files_read,
+                      "files_by_decoder": report.files_by_decoder}))
 """
 
 
@@ -110,10 +118,14 @@ def in_tmp(name: str, code: str, *args: str) -> Run:
 
 
 def measure(
-    name: str, path: Path, json_bytes: int, largest_json: int, repeat: int = 1
+    name: str, path: Path, json_bytes: int, largest_json: int, repeat: int = 1, python_path: bool = False
 ) -> list[dict[str, Any]]:
     """Every run of one archive, each the fastest of ``repeat`` (taken in turns, so that a noisy minute
-    slows one round of every contender rather than all the runs of one); the rows carry their ratios."""
+    slows one round of every contender rather than all the runs of one); the rows carry their ratios.
+
+    ``python_path``: also one worker with the compiled decoder disabled (every file read by the Python
+    decoder), against the floor and against the compiled decoder's run.
+    """
     warm(path)
     object_size = str(max(16 * 1024 * 1024, 2 * largest_json))
     contenders = {
@@ -136,6 +148,15 @@ def measure(
             for w in (1, 2)
         },
     }
+    if python_path:
+        contenders["python 1"] = lambda: in_tmp(
+            f"{name}: trailsmith ingest without the compiled decoder, 1 worker(s)",
+            INGEST,
+            str(path),
+            "{out}/wh",
+            "1",
+            "python",
+        )
     runs: dict[str, list[Run]] = {key: [] for key in contenders}
     for _ in range(repeat):
         for key, start in contenders.items():
@@ -158,6 +179,14 @@ def measure(
         ratio=round(ours[1].seconds / ours[2].seconds, 3),
         ratio_duckdb_2_threads=round(duck[2].seconds / ours[2].seconds, 3),
     )
+    if python_path:
+        python = fastest(runs["python 1"])
+        rows.append(_row(python, json_bytes))
+        rows[-1].update(
+            baseline=floor.name,
+            ratio=round(floor.seconds / python.seconds, 3),
+            ratio_compiled_decoder=round(python.seconds / ours[1].seconds, 3),
+        )
     return rows
 
 
@@ -182,14 +211,16 @@ def _row(run: Run, json_bytes: int) -> dict[str, Any]:
         "events_per_s": round(events / run.seconds),
         "mb_per_s": round(json_bytes / 1e6 / run.seconds, 1),
         "peak_rss_mb": round(run.peak_rss_mb, 1),
+        "us_per_event": round(run.seconds / events * 1e6, 2) if events else None,
+        **({"files_by_decoder": run.result["files_by_decoder"]} if "files_by_decoder" in run.result else {}),
     }
 
 
-def run(events: int, repeat: int = 1) -> list[dict[str, Any]]:
+def run(events: int, repeat: int = 1, python_path: bool = False) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name, minutes in (("few large files", 1440), ("many small files", 5)):
         path, totals = archive(f"ingest-{minutes}m", events=events, file_minutes=minutes, **ARCHIVE)
-        rows.extend(measure(name, path, totals["json_bytes"], largest_json(path), repeat))
+        rows.extend(measure(name, path, totals["json_bytes"], largest_json(path), repeat, python_path))
     return rows
 
 
@@ -207,12 +238,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         help="runs per measurement, taken in turns; the fastest counts (default 3)",
     )
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument(
+        "--no-python-path",
+        action="store_true",
+        help="skip the run with the compiled decoder disabled (TRAILSMITH_NO_CEXT=1)",
+    )
     args = parser.parse_args(argv)
     results = {
         "benchmark": "ingest",
         "events": args.events,
         "repeat": args.repeat,
-        "rows": run(args.events, args.repeat),
+        "rows": run(args.events, args.repeat, python_path=not args.no_python_path),
     }
     write_json(args.json, results)
     return results

@@ -94,6 +94,9 @@ def _summary(report: IngestReport) -> None:
             f"{n:,} {FORM_NAMES.get(form, form)}" for form, n in sorted(report.events_by_form.items())
         )
         stderr.print(f"events read by input form: {forms}")
+    if report.files_by_decoder:
+        decoders = ", ".join(f"{n:,} {name}" for name, n in sorted(report.files_by_decoder.items()))
+        stderr.print(f"files decoded by: {decoders}")
     if report.time_from_timestamp:
         stderr.print(
             f"note: {report.time_from_timestamp:,} records had no eventTime; "

@@ -299,17 +299,13 @@ def principal_arn(user_identity: pa.Array) -> pa.Array:
     issuer = user_identity.field("sessionContext").field("sessionIssuer")
     issuer_arn = issuer.field("arn")
     role = pc.if_else(pc.equal(issuer.field("type"), "Role"), issuer_arn, None)
-    if role.null_count:  # rare: a session without its issuer; name the role from the session ARN
-        from_session = pc.if_else(
-            pc.match_substring_regex(arn, _SESSION_ARN),
-            pc.replace_substring_regex(arn, _SESSION_ARN, r"arn:\1:iam::\2:role/\3"),
-            pa.scalar(None, pa.string()),
-        )
-        role = pc.coalesce(role, from_session)
+    assumed_role = pc.fill_null(pc.equal(identity_type, "AssumedRole"), False)
+    if role.null_count:
+        role = _role_from_session(role, arn, assumed_role)
     own_arn = pc.is_in(identity_type, pa.array(["IAMUser", "Root"]))
     return pc.case_when(
         pc.make_struct(
-            pc.fill_null(pc.equal(identity_type, "AssumedRole"), False),
+            assumed_role,
             pc.fill_null(pc.equal(identity_type, "FederatedUser"), False),
             pc.fill_null(own_arn, False),
         ),
@@ -317,3 +313,21 @@ def principal_arn(user_identity: pa.Array) -> pa.Array:
         issuer_arn,
         arn,
     )
+
+
+def _role_from_session(role: pa.Array, arn: pa.Array, assumed_role: pa.Array) -> pa.Array:
+    """``role``, with the role named by the session ARN where an assumed-role session lacks its issuer.
+
+    Rare, and a regular expression is slow: it runs only on those rows (the role of any other row is never
+    used), not on every row of the batch as soon as one needs it.
+    """
+    needed = pc.and_(pc.is_null(role), assumed_role)
+    if not needed.true_count:
+        return role
+    arns = arn.filter(needed)
+    from_session = pc.if_else(
+        pc.match_substring_regex(arns, _SESSION_ARN),
+        pc.replace_substring_regex(arns, _SESSION_ARN, r"arn:\1:iam::\2:role/\3"),
+        pa.scalar(None, pa.string()),
+    )
+    return pc.replace_with_mask(role, needed, from_session)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from isal import isal_zlib
+from isal import igzip, isal_zlib
 
 from trailsmith.ingestion import envelopes
 from trailsmith.warehouse.records import LAZY, MISSING, Envelope, RawEnvelope, Record, Resource, struct_fields
@@ -91,11 +91,26 @@ class DecodedFile:
 def decompress(data: bytes) -> bytes:
     """Gunzip ``data`` if it is gzip (by magic number, not by name), else return it unchanged.
 
-    Uses ISA-L's zlib interface directly: on archives of small files its per-call cost is half that of
-    ``igzip.decompress``. Concatenated gzip members are joined; truncation or trailing bytes reject the file.
+    Concatenated gzip members are joined; truncation or trailing bytes reject the file. ISA-L's
+    ``igzip.decompress`` is the fast call (measured 1080 against 770 MB/s for ``decompressobj`` on 2.7 MB
+    files, the same on small ones), but it forgives zero bytes after the data. Zero bytes after the data
+    would stand where the gzip trailer's length is read, so a text whose length matches that trailer has
+    none; any other text (several members, an empty one, a broken file) takes the strict path, which also
+    says what is wrong.
     """
     if not data.startswith(_GZIP_MAGIC):
         return data
+    try:
+        text = igzip.decompress(data)
+    except (EOFError, OSError, isal_zlib.error):  # type: ignore[misc]  # see _strict_gunzip
+        return _strict_gunzip(data)
+    if text and int.from_bytes(data[-4:], "little") == len(text) & 0xFFFFFFFF:
+        return text
+    return _strict_gunzip(data)
+
+
+def _strict_gunzip(data: bytes) -> bytes:
+    """Gunzip member by member with ISA-L's zlib interface, saying what is wrong with a broken file."""
     parts: list[bytes] = []
     rest = data
     try:
@@ -147,7 +162,19 @@ def decode_pieces(data: bytes, max_records: int) -> Iterator[tuple[int, DecodedF
     if (reader := _binary_reader(data)) is not None:
         yield from reader.decode_pieces(data, max_records)
         return
-    text = _text(data)
+    yield from decode_text_pieces(_text(data), max_records)
+
+
+def json_text(data: bytes) -> bytes | None:
+    """The JSON text of a file: gunzipped, without a byte order mark; None for a binary form (Parquet).
+
+    Raises :class:`FileRejected` as :func:`decode_pieces` would (broken gzip, an empty file).
+    """
+    return None if _binary_reader(data) is not None else _text(data)
+
+
+def decode_text_pieces(text: bytes, max_records: int) -> Iterator[tuple[int, DecodedFile]]:
+    """:func:`decode_pieces` of a :func:`json_text` (the text already gunzipped, not decoded twice)."""
     raws = _split_large(text) if len(text) > LARGE_TEXT else None
     if raws is None:
         yield 0, _decode_text(text)

@@ -90,6 +90,8 @@ class IngestReport:
     #: events read, by the form of the file they came in (``records``, ``lines``, ``eventbridge`` ...)
     events_by_form: dict[str, int] = field(default_factory=dict)
     not_carried: list[str] = field(default_factory=list)  # CloudTrail fields a Security Lake copy lacked
+    #: files decoded, by decoder: ``compiled`` (the C extension) or ``python`` (see ingestion.compiled)
+    files_by_decoder: dict[str, int] = field(default_factory=dict)
     commits: int = 0
     version: int = 0
     seconds: float = 0.0
@@ -321,6 +323,8 @@ def absorb(
     report.time_from_timestamp += result.time_from_timestamp
     for form, count in result.events_by_form.items():
         report.events_by_form[form] = report.events_by_form.get(form, 0) + count
+    for decoder, count in result.decoders.items():
+        report.files_by_decoder[decoder] = report.files_by_decoder.get(decoder, 0) + count
     if result.control_messages:
         report.skipped[CONTROL_MESSAGE] = report.skipped.get(CONTROL_MESSAGE, 0) + result.control_messages
     report.not_carried = sorted(set(report.not_carried) | result.not_carried)

@@ -1,6 +1,8 @@
 """The per-process ingest pipeline, in two phases.
 
-Phase 1, :meth:`Worker.process`: files -> records -> Arrow -> *staged* rows. Records of many small files
+Phase 1, :meth:`Worker.process`: files -> records -> Arrow -> *staged* rows (plain CloudTrail files go
+straight to Arrow through the compiled decoder, :mod:`.compiled`, where it is built; the rest, and all
+files without it, through the Python decoder, with the same rows). Records of many small files
 are converted to Arrow together (per-file cost is what makes naive tools slow on archives of small files),
 and written at once, with no buffering, to one Arrow IPC file (LZ4) per event date: the cheapest format to
 write and to read back. Beside each goes a tiny Parquet sidecar of ``eventID`` and ``sourceFile`` in the
@@ -11,7 +13,8 @@ staged rows (minus the duplicates), together with that date's small committed fi
 final zstd Parquet files of up to ``TARGET_ROWS`` rows. Every row is encoded into Parquet exactly once,
 the final files are large ("compact as you go"), and both phases run on all workers in parallel.
 
-Memory is bounded by the conversion chunk, whatever the archive size.
+Memory is bounded by the conversion chunk (for the compiled decoder, which takes files whole, by the
+largest file's text and its rows as Arrow), whatever the archive size.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ import bisect
 import ctypes
 import gc
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +33,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trailsmith.ingestion import sources
+from trailsmith.ingestion import compiled, sources
 from trailsmith.ingestion.arrowize import to_batch
-from trailsmith.ingestion.decode import DecodedFile, FileRejected, decode_pieces
+from trailsmith.ingestion.decode import (
+    LARGE_TEXT,
+    DecodedFile,
+    FileRejected,
+    decode_pieces,
+    decode_text_pieces,
+    json_text,
+)
 from trailsmith.ingestion.entry import SourceEntry, is_s3
 from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.records import Record
@@ -127,6 +138,8 @@ class TaskResult:
     control_messages: int = 0
     problems: list[tuple[str, int | None, str]] = field(default_factory=list)
     not_carried: set[str] = field(default_factory=set)  # see DecodedFile.not_carried
+    #: files decoded, by decoder (``compiled.COMPILED`` or ``compiled.PYTHON``)
+    decoders: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -169,6 +182,9 @@ class Worker:
         self._sequence = 0
         self._quarantined: list[quarantine.Item] = []
         self._fetcher: Fetcher | None = None
+        module = compiled.load()
+        self._compiled = compiled.Batches(module) if module is not None else None
+        self._compiled_forms: list[str] = []  # the form of each file the compiled decoder holds rows of
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -208,7 +224,20 @@ class Worker:
                     continue
                 result.bytes_read += len(data)
                 try:
-                    for offset, decoded in decode_pieces(data, _CONVERT_RECORDS):
+                    text = json_text(data)
+                    if text is not None and self._take_compiled(text, outcome, result):
+                        if pending:  # staged first: rows keep the order of their files
+                            self._convert(pending, result)
+                            pending, pending_records = [], 0
+                        continue
+                    self._convert_compiled(result)  # staged first, as above
+                    _count(result.decoders, compiled.PYTHON, 1)
+                    pieces = (
+                        decode_pieces(data, _CONVERT_RECORDS)
+                        if text is None
+                        else decode_text_pieces(text, _CONVERT_RECORDS)
+                    )
+                    for offset, decoded in pieces:
                         if decoded.kind == "digest":
                             outcome.status = "digest"
                             break
@@ -232,11 +261,44 @@ class Worker:
                     self._reject(outcome, data, str(exc), result)
                 del data
             self._convert(pending, result)
+            self._convert_compiled(result)
         finally:
             if gc_was_enabled:
                 gc.enable()
         release_memory()
         return result
+
+    def _take_compiled(self, text: bytes, outcome: FileOutcome, result: TaskResult) -> bool:
+        """Read a file with the compiled decoder if it takes it (see :mod:`.compiled`); False if not."""
+        if self._compiled is None:
+            return False
+        rows = self._compiled.add(text, outcome.uri)
+        if rows is None:
+            return False
+        outcome.events += rows
+        _count(result.decoders, compiled.COMPILED, 1)
+        if rows:  # the form the Python path names: it reads a large envelope's records as an array of them
+            self._compiled_forms.append("array" if len(text) > LARGE_TEXT else "records")
+        if self._compiled.rows >= _CONVERT_RECORDS:
+            self._convert_compiled(result)
+        return True
+
+    def _convert_compiled(self, result: TaskResult) -> None:
+        """Stage the rows of the files the compiled decoder took (whole files, in their order)."""
+        if self._compiled is None or not self._compiled.rows:
+            return
+        batch, files = self._compiled.take()
+        file_forms, self._compiled_forms = self._compiled_forms, []
+        forms: dict[str, int] = {}
+        for form, (_, rows) in zip(file_forms, files, strict=True):
+            _count(forms, form, rows)
+        starts = list(accumulate((rows for _, rows in files), initial=0))
+
+        def uncount(insight: pa.BooleanArray) -> None:
+            for row in pc.indices_nonzero(insight).to_pylist():
+                forms[file_forms[bisect.bisect_right(starts, row) - 1]] -= 1
+
+        self._store(batch, forms, uncount, result)
 
     def _convert(
         self, pending: list[tuple[FileOutcome, DecodedFile, int, int, int]], result: TaskResult
@@ -267,15 +329,30 @@ class Worker:
             self._reject_record(outcome, offset + original, reason, decoded.raw_record(original), result)
             outcome.events -= 1
             forms[decoded.form] -= 1
-        batch = converted.batch
+        self._store(
+            converted.batch,
+            forms,
+            lambda insight: _uncount_insights(forms, pending, starts, converted.rejected, insight),
+            result,
+        )
+
+    def _store(
+        self,
+        batch: pa.RecordBatch,
+        forms: dict[str, int],
+        uncount: Callable[[pa.BooleanArray], None],
+        result: TaskResult,
+    ) -> None:
+        """Stage a converted batch without its Insights rows (counted; ``uncount`` takes them out of
+        ``forms``, the batch's events by input form)."""
         insight = pc.fill_null(pc.equal(batch.column("eventType"), "AwsCloudTrailInsight"), False)
         if insight.true_count:
             result.insight_records += insight.true_count
-            _uncount_insights(forms, pending, starts, converted.rejected, insight)
+            uncount(insight)
             batch = batch.filter(pc.invert(insight))
         result.events += batch.num_rows
         for form, count in forms.items():
-            result.events_by_form[form] = result.events_by_form.get(form, 0) + count
+            _count(result.events_by_form, form, count)
         self._stage(batch)
 
     def _stage(self, batch: pa.RecordBatch) -> None:
@@ -429,6 +506,10 @@ def _uncount_insights(
     kept = [position for position in range(records) if position not in gone]  # batch row -> record
     for row in pc.indices_nonzero(insight).to_pylist():
         forms[pending[bisect.bisect_right(starts, kept[row]) - 1][1].form] -= 1
+
+
+def _count(counts: dict[str, int], key: str, n: int) -> None:
+    counts[key] = counts.get(key, 0) + n
 
 
 def _without(batch: pa.RecordBatch, offset: int, drops: list[int]) -> pa.RecordBatch:
