@@ -138,8 +138,9 @@ def replay_tags(
     documents = _documents(policy)
     tally: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     first: dict[str, str] = {}
+    actions = {action for action, _ in written}
     for call in calls:
-        if not any(action == call.action for action, _ in written):
+        if call.action not in actions:
             continue
         counts = tally[call.action]
         counts[0] += call.calls

@@ -23,6 +23,7 @@ allowed; :mod:`trailsmith.iam.replay` replays them through the IAM evaluator wit
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -74,6 +75,15 @@ class Tags:
         frozen = {role: {k: frozenset(v) for k, v in keys.items()} for role, keys in sessions.items()}
         return cls(TagTimeline.from_table(resource_tags), frozen, dict(by_key))
 
+    @functools.cached_property
+    def _identities(self) -> dict[str, list[str]]:
+        """``_identity`` -> the role and user ARNs of the timeline with it (one, unless paths differ)."""
+        out: dict[str, list[str]] = defaultdict(list)
+        for arn in self.timeline.arns():
+            if found := _identity(arn):
+                out[found].append(arn)
+        return dict(out)
+
     def held(self, arn: str, first: datetime, last: datetime) -> dict[str, tuple[str, datetime]]:
         """The tags ``arn`` carried from before ``first`` to ``last``, unchanged: key -> (value, set at)."""
         start, end = self.timeline.at(arn, _utc(first)), self.timeline.at(arn, _utc(last))
@@ -98,7 +108,7 @@ class Tags:
         wanted = _identity(principal)
         if not wanted:
             return {}
-        arns = [arn for arn in self.timeline.arns() if _identity(arn) == wanted]
+        arns = self._identities.get(wanted, [])
         # unknown, or several IAM paths for one name: no guess at its own tags
         own = self.held(arns[0], first, last) if len(arns) == 1 else {}
         keys = sorted(set(access_keys))
@@ -497,6 +507,16 @@ class Abac:
         )
         return shaped, by_resource + by_request + dropped
 
+    @functools.cached_property
+    def _by_action(self) -> dict[tuple[str, str], list[RequestedCall]]:
+        """(principal, action) -> its calls that set tags with that action: the replay asks per call."""
+        out: dict[tuple[str, str], list[RequestedCall]] = defaultdict(list)
+        for principal, calls in self.requested.items():
+            for call in calls:
+                for action in call.actions:
+                    out[(principal, action)].append(call)
+        return dict(out)
+
     def contexts(self, key: str, members: Sequence[str], call: Observed) -> list[dict[str, tuple[str, ...]]]:
         """The request contexts the calls of ``call`` had as far as tags go (added to its own): the tags its
         resource carried throughout, the principal's, and for a tagging call each set of tags one asked for
@@ -509,9 +529,8 @@ class Abac:
         asked = [
             merged
             for m in members
-            for one in self.requested.get(m, ())
-            if call.action in one.actions
-            and (merged := _merged([t for arn, t in one.tagged if covers(call.resource, arn)])) is not None
+            for one in self._by_action.get((m, call.action), ())
+            if (merged := _merged([t for arn, t in one.tagged if covers(call.resource, arn)])) is not None
         ]
         if not asked:
             return [base]

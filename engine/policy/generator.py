@@ -582,11 +582,7 @@ def policies_and_calls(
 ) -> tuple[list[PrincipalPolicy], dict[str, list[Observed]]]:
     """:func:`policies_from_usage` with ``conditions`` proposed (not yet replayed), and by policy every
     authorisation its calls needed with their request context: what :mod:`trailsmith.iam.replay` replays."""
-    accumulated = _accumulate(table.to_pylist(), known, group, conditions)
-    policies = [
-        _finish(key, acc, resources, window or Window(), conditions, abac=abac)
-        for key, acc in sorted(accumulated.items())
-    ]
+    policies, accumulated = _built(table, known, resources, group, window, conditions, None, abac)
     calls = {
         key: [
             Observed(*place, *seen) for place, seen in sorted(acc.observed.items(), key=lambda item: item[0])
@@ -613,11 +609,26 @@ def policies_from_usage(
     ``Options.columns``); ``verdicts``: the replay's on each proposed condition
     (:mod:`trailsmith.iam.replay`), which drops those that would deny an observed call.
     """
+    return _built(table, known, resources, group, window, conditions, verdicts, abac)[0]
+
+
+def _built(
+    table: pa.Table,
+    known: Known,
+    resources: ResourceMode,
+    group: GroupMode,
+    window: Window | None,
+    conditions: Options | None,
+    verdicts: Verdicts | None,
+    abac: Abac | None,
+) -> tuple[list[PrincipalPolicy], dict[str, _Accumulator]]:
+    """The policies of an aggregation, and what was accumulated for each (its calls, for the replay)."""
     accumulated = _accumulate(table.to_pylist(), known, group, conditions)
-    return [
+    policies = [
         _finish(key, acc, resources, window or Window(), conditions, verdicts, abac)
         for key, acc in sorted(accumulated.items())
     ]
+    return policies, accumulated
 
 
 def check_modes(resources: str, group: str) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import trailsmith
-from helpers.events import event, write_records
+from helpers.events import management, write_records
 
 A = "111122223333"
 RED = f"arn:aws:iam::{A}:role/teams/red-app"
@@ -34,20 +34,9 @@ def session(role: str, key: str) -> dict[str, Any]:
 def call(
     n: int, day: int, who: dict[str, Any], source: str, name: str, request: Any, response: Any = None
 ) -> dict:
-    return event(
-        n,
-        eventTime=f"2024-03-{day:02d}T{n % 24:02d}:00:00Z",
-        userIdentity=who,
-        eventSource=source,
-        eventName=name,
-        awsRegion="eu-west-1",
-        requestParameters=request,
-        responseElements=response,
-        resources=[],
-        readOnly=False,
-        managementEvent=True,
-        eventCategory="Management",
-        recipientAccountId=A,
+    when = f"2024-03-{day:02d}T{n % 24:02d}:00:00Z"
+    return management(
+        n, when, source, name, request, response, region="eu-west-1", account=A, userIdentity=who
     )
 
 

@@ -60,6 +60,36 @@ def event(n: int = 0, **overrides: Any) -> dict[str, Any]:
     return record
 
 
+def management(
+    n: int,
+    when: str,
+    source: str,
+    name: str,
+    request: Any,
+    response: Any = None,
+    *,
+    region: str,
+    account: str,
+    **overrides: Any,
+) -> dict[str, Any]:
+    """A write management call of ``source`` at ``when`` (CloudTrail's text) that names no ``resources``."""
+    return event(
+        n,
+        eventTime=when,
+        eventSource=source,
+        eventName=name,
+        awsRegion=region,
+        requestParameters=request,
+        responseElements=response,
+        resources=[],
+        readOnly=False,
+        managementEvent=True,
+        eventCategory="Management",
+        recipientAccountId=account,
+        **overrides,
+    )
+
+
 def assume_role(
     n: int, caller: dict[str, Any], role: str, key: str, issued: str, account: str
 ) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from helpers.events import event, s3_key, write_records
+from helpers.events import event, management, s3_key, write_records
 
 A, B = "111111111111", "222222222222"
 FUNCTION = f"arn:aws:lambda:us-east-1:{A}:function:orders"
@@ -42,19 +42,15 @@ def _call(
     account: str = A,
     error: str | None = None,
 ) -> dict[str, Any]:
-    record = event(
+    record = management(
         n,
-        eventTime=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        eventSource=source,
-        eventName=name,
-        awsRegion=region,
-        requestParameters=request,
-        responseElements=response,
-        resources=[],
-        readOnly=False,
-        managementEvent=True,
-        eventCategory="Management",
-        recipientAccountId=account,
+        when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        source,
+        name,
+        request,
+        response,
+        region=region,
+        account=account,
     )
     if error:
         record["errorCode"], record["errorMessage"] = error, "denied"
