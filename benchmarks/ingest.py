@@ -1,6 +1,6 @@
 """Ingest speed and memory against the floor and against DuckDB, on the same files, in the same run.
 
-    python -m benchmarks.ingest [--events N] [--repeat R] [--json out.json]
+    python -m benchmarks.ingest [--events N] [--repeat R] [--stages] [--json out.json]
 
 Two archives of the same events: few large files (one per account, region and day) and many small ones
 (5-minute files, as CloudTrail delivers). For each, each in a fresh process on a warm page cache:
@@ -23,7 +23,8 @@ leaves it out. Each row gives ``us_per_event`` and, for trailsmith's runs, ``fil
 
 Each is run ``--repeat`` times, in turns, and the fastest run counts (with the highest peak memory of its
 runs). Reported: events/s, MB/s of JSON, peak memory of the process tree, and ratios: ingest(1 worker)
-against the floor (target >= 1.0) and against DuckDB (1 thread), ingest(2) against ingest(1) (target >= 1.7).
+against the floor (target >= 1.0) and against DuckDB (1 thread), ingest(2) against ingest(1) (target >= 1.8)
+and against DuckDB (2 threads). With ``--stages``, also where one worker's time goes, stage by stage.
 """
 
 from __future__ import annotations
@@ -106,6 +107,53 @@ if __name__ == "__main__":
                       "events_new": report.events_new, "files": report.files_read,
                       "files_by_decoder": report.files_by_decoder}))
 """
+
+
+#: One worker's ingest (in this process) under cProfile; where its time goes, by stage (cumulative seconds of
+#: the functions that do each stage's work; the profiler adds a few percent, mostly to the Python parts).
+BUDGET = """
+import cProfile, json, pstats, sys, time
+import trailsmith
+STAGES = {
+    "list the files": ("driver.py", "new_files"),
+    "read the files": ("sources.py", "read"),
+    "gunzip": ("decode.py", "decompress"),
+    "parse (compiled decoder)": ("compiled.py", "add"),
+    "parse (Python decoder)": ("decode.py", "decode_text_pieces"),
+    "to Arrow (+ principalArn)": ("compiled.py", "take"),
+    "to Arrow (Python decoder)": ("arrowize.py", "to_batch"),
+    "leave out copies read before": ("copies.py", "keep"),
+    "Parquet encode and write (and rewrites')": ("parquet/core.py", "write_table"),
+    "deduplicate (DuckDB)": ("commit.py", "duplicates"),
+    "commit (move, checksum, snapshot)": ("commit.py", "commit"),
+}
+if __name__ == "__main__":
+    profile = cProfile.Profile()
+    began = time.perf_counter()
+    profile.enable()
+    report = trailsmith.ingest([sys.argv[1]], sys.argv[2], workers=1)
+    profile.disable()
+    seconds = time.perf_counter() - began
+    stats = pstats.Stats(profile).stats
+    stages = {}
+    for stage, (file, function) in STAGES.items():
+        found = [v[3] for (f, _, name), v in stats.items() if f.endswith(file) and name == function]
+        stages[stage] = sum(found)
+    per_event = {k: round(v / report.events_read * 1e6, 3) for k, v in stages.items() if v}
+    per_event["other"] = round((seconds - sum(stages.values())) / report.events_read * 1e6, 3)
+    print(json.dumps({"seconds": seconds, "events_read": report.events_read, "files": report.files_read,
+                      "us_per_event_by_stage": per_event}))
+"""
+
+
+def budget(name: str, path: Path) -> dict[str, Any]:
+    """Where one worker's time goes, by stage, in microseconds per event (see ``BUDGET``)."""
+    run = in_tmp(f"{name}: stage budget, 1 worker (profiled)", BUDGET, str(path), "{out}/wh")
+    return {
+        "name": run.name,
+        "us_per_event": round(run.seconds / run.result["events_read"] * 1e6, 2),
+        "us_per_event_by_stage": run.result["us_per_event_by_stage"],
+    }
 
 
 def in_tmp(name: str, code: str, *args: str) -> Run:
@@ -216,11 +264,15 @@ def _row(run: Run, json_bytes: int) -> dict[str, Any]:
     }
 
 
-def run(events: int, repeat: int = 1, python_path: bool = False) -> list[dict[str, Any]]:
+def run(
+    events: int, repeat: int = 1, python_path: bool = False, stages: bool = False
+) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     for name, minutes in (("few large files", 1440), ("many small files", 5)):
         path, totals = archive(f"ingest-{minutes}m", events=events, file_minutes=minutes, **ARCHIVE)
         rows.extend(measure(name, path, totals["json_bytes"], largest_json(path), repeat, python_path))
+        if stages:
+            rows.append(budget(name, path))
     return rows
 
 
@@ -239,6 +291,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
+        "--stages",
+        action="store_true",
+        help="also profile one worker's ingest of each archive: microseconds per event by stage",
+    )
+    parser.add_argument(
         "--no-python-path",
         action="store_true",
         help="skip the run with the compiled decoder disabled (TRAILSMITH_NO_CEXT=1)",
@@ -248,7 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "ingest",
         "events": args.events,
         "repeat": args.repeat,
-        "rows": run(args.events, args.repeat, python_path=not args.no_python_path),
+        "rows": run(args.events, args.repeat, python_path=not args.no_python_path, stages=args.stages),
     }
     write_json(args.json, results)
     return results

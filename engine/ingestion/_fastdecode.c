@@ -12,6 +12,9 @@
  *
  * Safety: every read is bounded by the end of the input (cursor checks before each dereference), every
  * write goes through buf_reserve (overflow-checked growth), and recursion is bounded by MAX_DEPTH.
+ *
+ * Beside it, Seen: the set of eventIDs a worker has written in a task, so that it can leave out later
+ * copies of an event before writing them (see copies.py); it reads Arrow string buffers, checked first.
  */
 
 #define PY_SSIZE_T_CLEAN
@@ -895,6 +898,191 @@ static PyTypeObject BuilderType = {
     .tp_getset = Builder_getset,
 };
 
+/* ---- Seen: the eventIDs a worker has written in a batch ------------------------------------------------
+ *
+ * A hash set of byte strings, each with the int32 it was added with (the index of its source file). For
+ * every row of an Arrow string column, first() answers the value stored with an equal string added before,
+ * or -1 (and adds the row's string with its value). Strings are hashed with the interpreter's own keyed
+ * hash (SipHash with a per-process random key, as for dict keys), so crafted eventIDs cannot pile into one
+ * probe chain. */
+
+typedef struct {
+    uint64_t hash;
+    size_t at;    /* offset of the string in the arena; SIZE_MAX for an empty slot */
+    uint32_t len; /* Arrow string offsets are int32: no string is longer */
+    int32_t value;
+} Slot;
+
+typedef struct {
+    PyObject_HEAD
+    Slot *slots;
+    size_t capacity; /* a power of two, or 0 */
+    size_t used;
+    uint8_t *arena;
+    size_t arena_len, arena_cap;
+} Seen;
+
+static void Seen_dealloc(Seen *self) {
+    free(self->slots);
+    free(self->arena);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Room for `more` strings at a load of at most one half. */
+static int seen_reserve(Seen *self, size_t more) {
+    size_t capacity = self->capacity ? self->capacity : 4096;
+    if (more > SIZE_MAX / 4 - self->used) return -1;
+    while ((self->used + more) * 2 > capacity) {
+        if (capacity > SIZE_MAX / 2 / sizeof(Slot)) return -1;
+        capacity *= 2;
+    }
+    if (capacity == self->capacity) return 0;
+    Slot *slots = malloc(capacity * sizeof(Slot));
+    if (slots == NULL) return -1;
+    for (size_t i = 0; i < capacity; i++) slots[i].at = SIZE_MAX;
+    for (size_t i = 0; i < self->capacity; i++) {
+        if (self->slots[i].at == SIZE_MAX) continue;
+        size_t j = (size_t)self->slots[i].hash & (capacity - 1);
+        while (slots[j].at != SIZE_MAX) j = (j + 1) & (capacity - 1);
+        slots[j] = self->slots[i];
+    }
+    free(self->slots);
+    self->slots = slots;
+    self->capacity = capacity;
+    return 0;
+}
+
+/* The value stored with `key` (whose hash is `hash`), or -1 after storing `value` with it; -2 when out of
+ * memory. The table has room (seen_reserve). */
+static int64_t seen_first(Seen *self, uint64_t hash, const uint8_t *key, uint32_t len, int32_t value) {
+    size_t mask = self->capacity - 1, j = (size_t)hash & mask;
+    while (self->slots[j].at != SIZE_MAX) {
+        Slot *slot = &self->slots[j];
+        if (slot->hash == hash && slot->len == len && (len == 0 || memcmp(self->arena + slot->at, key, len) == 0))
+            return slot->value;
+        j = (j + 1) & mask;
+    }
+    if (len > self->arena_cap - self->arena_len) {
+        size_t cap = self->arena_cap ? self->arena_cap : 65536;
+        while (len > cap - self->arena_len) {
+            if (cap > SIZE_MAX / 2) return -2;
+            cap *= 2;
+        }
+        uint8_t *arena = realloc(self->arena, cap);
+        if (arena == NULL) return -2;
+        self->arena = arena;
+        self->arena_cap = cap;
+    }
+    if (len) memcpy(self->arena + self->arena_len, key, len);
+    self->slots[j] = (Slot){hash, self->arena_len, len, value};
+    self->arena_len += len;
+    self->used++;
+    return -1;
+}
+
+/* Rows ahead whose slot is fetched into the cache while this one is probed: a table of a million strings
+ * is far larger than the cache, and a probe that waits for memory costs several times the hash. */
+#define PREFETCH_AHEAD 8
+
+static PyObject *Seen_first(Seen *self, PyObject *args) {
+    Py_buffer offsets, data, validity = {0}, values;
+    PyObject *validity_arg;
+    Py_ssize_t offset, length;
+    if (!PyArg_ParseTuple(args, "y*y*Onny*", &offsets, &data, &validity_arg, &offset, &length, &values))
+        return NULL;
+    PyObject *out = NULL;
+    uint64_t *hashes = NULL;
+    int have_validity = 0;
+    if (validity_arg != Py_None) {
+        if (PyObject_GetBuffer(validity_arg, &validity, PyBUF_SIMPLE) < 0) goto done;
+        have_validity = 1;
+    }
+    if (offset < 0 || length < 0 || offset > PY_SSIZE_T_MAX / 8 - length - 1 ||
+        offsets.len / 4 < offset + length + 1 || values.len / 4 < length ||
+        (have_validity && validity.len < (offset + length + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "buffers too short for the rows asked for");
+        goto done;
+    }
+    if (seen_reserve(self, (size_t)length) < 0 || (hashes = malloc((size_t)length * 8 + 8)) == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, length * 4);
+    if (out == NULL) goto done;
+    int32_t *answers = (int32_t *)PyBytes_AS_STRING(out);
+    const uint8_t *bytes = data.buf;
+    const uint8_t *bits = have_validity ? validity.buf : NULL;
+    /* first the hashes, reading the strings in order; then the probes, each slot fetched ahead */
+    for (Py_ssize_t row = 0; row < length; row++) {
+        Py_ssize_t at = offset + row;
+        int32_t start, end;
+        memcpy(&start, (const uint8_t *)offsets.buf + 4 * at, 4);
+        memcpy(&end, (const uint8_t *)offsets.buf + 4 * (at + 1), 4);
+        if (start < 0 || end < start || end > data.len) {
+            Py_CLEAR(out);
+            PyErr_SetString(PyExc_ValueError, "string offsets outside the data buffer");
+            goto done;
+        }
+        hashes[row] = (uint64_t)_Py_HashBytes(bytes + start, end - start);
+    }
+    size_t mask = self->capacity - 1;
+    for (Py_ssize_t row = 0; row < length; row++) {
+#if defined(__GNUC__) || defined(__clang__)
+        if (row + PREFETCH_AHEAD < length) __builtin_prefetch(&self->slots[hashes[row + PREFETCH_AHEAD] & mask]);
+#endif
+        Py_ssize_t at = offset + row;
+        if (bits && !(bits[at / 8] >> (at % 8) & 1)) {
+            answers[row] = -1; /* a null eventID: left to the commit */
+            continue;
+        }
+        int32_t start, end, value;
+        memcpy(&start, (const uint8_t *)offsets.buf + 4 * at, 4);
+        memcpy(&end, (const uint8_t *)offsets.buf + 4 * (at + 1), 4);
+        memcpy(&value, (const uint8_t *)values.buf + 4 * row, 4);
+        int64_t first = seen_first(self, hashes[row], bytes + start, (uint32_t)(end - start), value);
+        if (first == -2) {
+            Py_CLEAR(out);
+            PyErr_NoMemory();
+            goto done;
+        }
+        answers[row] = (int32_t)first;
+    }
+done:
+    free(hashes);
+    PyBuffer_Release(&offsets);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&values);
+    if (have_validity) PyBuffer_Release(&validity);
+    return out;
+}
+
+static PyObject *Seen_len(Seen *self, void *Py_UNUSED(closure)) { return PyLong_FromSize_t(self->used); }
+
+static PyMethodDef Seen_methods[] = {
+    {"first", (PyCFunction)Seen_first, METH_VARARGS,
+     "first(offsets, data, validity, offset, length, values) -> int32 per row (bytes): the value stored "
+     "with an equal string before, or -1 after storing the row's string with its value (-1 for nulls, "
+     "which are not stored). The first three are an Arrow string array's buffers; values holds an int32 "
+     "per row."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Seen_getset[] = {
+    {"size", (getter)Seen_len, NULL, "strings stored", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyTypeObject SeenType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "trailsmith.ingestion._fastdecode.Seen",
+    .tp_basicsize = sizeof(Seen),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Seen(): a set of strings, each with the int32 it came with (see first)",
+    .tp_new = PyType_GenericNew,
+    .tp_dealloc = (destructor)Seen_dealloc,
+    .tp_methods = Seen_methods,
+    .tp_getset = Seen_getset,
+};
+
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_fastdecode",
@@ -903,11 +1091,17 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__fastdecode(void) {
-    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&ChunkType) < 0) return NULL;
+    if (PyType_Ready(&BuilderType) < 0 || PyType_Ready(&ChunkType) < 0 || PyType_Ready(&SeenType) < 0)
+        return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddObject(m, "Builder", Py_NewRef((PyObject *)&BuilderType)) < 0) {
         Py_DECREF((PyObject *)&BuilderType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    if (PyModule_AddObject(m, "Seen", Py_NewRef((PyObject *)&SeenType)) < 0) {
+        Py_DECREF((PyObject *)&SeenType);
         Py_DECREF(m);
         return NULL;
     }

@@ -6,8 +6,9 @@ The run, under the warehouse's write lock:
 2. list the sources; files already read (same URI and fingerprint) are skipped, digest and Insights files
    and non-log names are counted and skipped;
 3. sort the new files by the date in their path, so that a batch touches few date partitions, and cut them
-   into batches (``batch_bytes``); each batch is read by the worker pool, then deduplicated and committed
-   atomically (:mod:`trailsmith.warehouse.commit`), together with the list of files it read. A killed run
+   into batches (``batch_bytes``); each batch is read by the worker pool straight into Parquet files of the
+   final format, then deduplicated and committed atomically (:mod:`trailsmith.warehouse.commit`), together
+   with the list of files it read. A killed run
    loses at most the batch in progress, and the next run redoes exactly that.
 
 Steps 1 to 3 are :func:`run`, which the Spark engine shares (:mod:`trailsmith.spark.ingest`); only how a
@@ -36,14 +37,15 @@ from trailsmith.ingestion import sources as sources_module
 from trailsmith.ingestion.entry import DIGEST, LOG, OTHER, SourceEntry
 from trailsmith.ingestion.pool import Pool
 from trailsmith.ingestion.worker import FileOutcome, TaskResult, WorkerOptions, release_memory
-from trailsmith.warehouse.commit import commit, duplicates, open_duckdb, plan
+from trailsmith.warehouse.commit import SMALL_FILES, commit, duplicates, open_duckdb, plan
 from trailsmith.warehouse.schema import SOURCES_SCHEMA
 from trailsmith.warehouse.store import Snapshot, Warehouse, default_path
 
-#: Compressed input per commit: bounds the staging disk space (about 4x this) and the work a crash loses.
+#: Compressed input per commit: bounds the staging disk space (about half this: the batch's final Parquet
+#: files) and the work a crash loses.
 DEFAULT_BATCH_BYTES = 256 * 1024 * 1024
 _TASK_BYTES = 8 * 1024 * 1024
-_TASK_FILES = 256
+_TASK_FILES = 1024
 #: The ``skipped`` count of CloudWatch Logs control messages (health checks inside subscription envelopes).
 CONTROL_MESSAGE = "control-message"
 
@@ -187,14 +189,17 @@ def _ingest_batch(
     batch: list[SourceEntry],
     number: int,
 ) -> Snapshot:
-    """Read one batch with the worker pool, deduplicate it in DuckDB, write and commit it."""
+    """Read one batch with the worker pool, deduplicate it in DuckDB, and commit it (rewriting only the
+    files that hold a duplicate, and a date's small files once it has too many: see commit.plan)."""
     staging = target.staging_dir / f"batch-{number:05d}"
+    tag = commit_tag(snapshot)
     pool.begin(
         [
             WorkerOptions(
                 staging=str(staging),
                 quarantine_files=str(target.quarantine_dir / "files"),
                 warehouse_root=str(target.root),
+                prefix=f"part-{tag}",
                 worker_id=worker_id,
             )
             for worker_id in range(pool.size)
@@ -212,15 +217,15 @@ def _ingest_batch(
     with closing(open_duckdb(target, threads=threads)) as connection:
         drops = duplicates(connection, staged, existing)
     release_memory()
-    tag = commit_tag(snapshot)
-    writes, replaced = plan(target, snapshot, staged, drops, tag)
-    progress.status(f"writing batch {number + 1}")
-    written = [final for files in pool.finalize(writes) for final in files]
+    todo = plan(target, snapshot, staged, drops, tag, small_files=max(SMALL_FILES, 2 * pool.size))
+    if todo.tasks:
+        progress.status(f"writing batch {number + 1}")
+    written = [final for files in pool.finalize(todo.tasks) for final in files]
     snapshot, stats = commit(
         target,
         snapshot,
-        written,
-        replaced,
+        todo.kept + written,
+        todo.replaced,
         sources_part=sources_table(outcomes),
         quarantine_parts=[f.quarantine for f in flushed if f.quarantine],
         tag=tag,
@@ -297,14 +302,24 @@ def batches(entries: list[SourceEntry], batch_bytes: int) -> Iterator[list[Sourc
 
 
 def tasks(entries: list[SourceEntry]) -> Iterator[list[SourceEntry]]:
+    """A worker's units of work: runs of files up to ``_TASK_BYTES`` or ``_TASK_FILES``, cut where a folder
+    ends once they hold a quarter of that, so that a folder's files are read by one worker whenever it is
+    not too large: a redelivered file then meets its first copy there (see :mod:`.copies`)."""
     task: list[SourceEntry] = []
     size = 0
+    folder = ""
     for entry in entries:
-        if task and (size + entry.size > _TASK_BYTES or len(task) >= _TASK_FILES):
+        here = entry.uri.rsplit("/", 1)[0]
+        if task and (
+            size + entry.size > _TASK_BYTES
+            or len(task) >= _TASK_FILES
+            or (here != folder and (4 * size >= _TASK_BYTES or 4 * len(task) >= _TASK_FILES))
+        ):
             yield task
             task, size = [], 0
         task.append(entry)
         size += entry.size
+        folder = here
     if task:
         yield task
 
@@ -319,6 +334,7 @@ def absorb(
     problems.extend(result.problems)
     report.bytes_read += result.bytes_read
     report.events_read += result.events
+    report.events_duplicate += result.duplicates
     report.insight_records += result.insight_records
     report.time_from_timestamp += result.time_from_timestamp
     for form, count in result.events_by_form.items():

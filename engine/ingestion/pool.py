@@ -104,11 +104,12 @@ class Pool:
             tasks.put(("begin", worker_options))
 
     def run(self, tasks: Iterable[list[SourceEntry]]) -> Iterator[TaskResult]:
-        """Phase 1: read, decode and stage every task; yields results as they complete (any order)."""
+        """Phase 1: read, decode and write every task's rows; yields results as they complete (any order)."""
         return self._map("task", tasks)
 
     def finalize(self, tasks: Iterable[FinalizeTask]) -> Iterator[list[FinalFile]]:
-        """Phase 2: write the final files of every task; yields them as they complete (any order)."""
+        """Phase 2: write again the files of every task (only those the commit cannot take as they were
+        written); yields them as they complete (any order)."""
         return self._map("finalize", tasks)
 
     def _map(self, kind: str, tasks: Iterable[Any]) -> Iterator[Any]:

@@ -65,16 +65,27 @@ def _expand_one(source: str) -> Iterator[SourceEntry]:
 
 
 def _walk(directory: str) -> Iterator[SourceEntry]:
-    for root, dirs, files in os.walk(directory, onerror=_raise_walk_error, followlinks=False):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            if os.path.isfile(path):
-                yield _local_entry(path, explicit=False)
-
-
-def _raise_walk_error(error: OSError) -> None:
-    raise SourceError(str(error.filename), f"cannot be listed ({error.strerror})")
+    """Every file under ``directory``, depth first in sorted order; symlinked folders are not followed,
+    symlinked files are. One ``stat`` per file (the folder listing says what is a file)."""
+    stack = [os.path.abspath(directory)]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as error:
+            raise SourceError(folder, f"cannot be listed ({error.strerror})") from None
+        folders = []
+        for entry in entries:
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    folders.append(entry.path)
+            elif entry.is_file():
+                stat = entry.stat()
+                yield SourceEntry(
+                    entry.path, stat.st_size, str(stat.st_mtime_ns), classify(entry.path, explicit=False)
+                )
+        stack.extend(reversed(folders))
 
 
 def _local_entry(path: str, *, explicit: bool) -> SourceEntry:

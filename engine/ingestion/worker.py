@@ -1,20 +1,20 @@
 """The per-process ingest pipeline, in two phases.
 
-Phase 1, :meth:`Worker.process`: files -> records -> Arrow -> *staged* rows (plain CloudTrail files go
+Phase 1, :meth:`Worker.process`: files -> records -> Arrow -> Parquet (plain CloudTrail files go
 straight to Arrow through the compiled decoder, :mod:`.compiled`, where it is built; the rest, and all
 files without it, through the Python decoder, with the same rows). Records of many small files
 are converted to Arrow together (per-file cost is what makes naive tools slow on archives of small files),
-and written at once, with no buffering, to one Arrow IPC file (LZ4) per event date: the cheapest format to
-write and to read back. Beside each goes a tiny Parquet sidecar of ``eventID`` and ``sourceFile`` in the
-same row order, which is all the deduplication needs to read.
+and written once, in the warehouse's final format, to one Parquet file per event date (up to
+``TARGET_ROWS`` rows, then the next) in the batch's staging folder.
 
-Phase 2, :meth:`Worker.finalize`: once the ingest has decided which staged rows are duplicates, each date's
-staged rows (minus the duplicates), together with that date's small committed files, are written as the
-final zstd Parquet files of up to ``TARGET_ROWS`` rows. Every row is encoded into Parquet exactly once,
-the final files are large ("compact as you go"), and both phases run on all workers in parallel.
+Phase 2, :meth:`Worker.finalize`, only for what the commit cannot take as written: once the ingest has
+decided which staged rows are duplicates (from the files' ``eventID`` column alone), a file holding one is
+written again without it, and so are a date's small files once it has too many
+(:func:`trailsmith.warehouse.commit.plan`). Every other staged file is moved into the warehouse as it is:
+on a fresh archive every row is encoded exactly once, and both phases run on all workers in parallel.
 
 Memory is bounded by the conversion chunk (for the compiled decoder, which takes files whole, by the
-largest file's text and its rows as Arrow), whatever the archive size.
+largest file's text and its rows as Arrow) and a row group per open date, whatever the archive size.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 import ctypes
 import gc
+import itertools
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ import pyarrow.parquet as pq
 
 from trailsmith.ingestion import compiled, sources
 from trailsmith.ingestion.arrowize import to_batch
+from trailsmith.ingestion.copies import FirstCopies
 from trailsmith.ingestion.decode import (
     LARGE_TEXT,
     DecodedFile,
@@ -47,7 +49,7 @@ from trailsmith.ingestion.entry import SourceEntry, is_s3
 from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.records import Record
 from trailsmith.warehouse.schema import EVENTS_SCHEMA, PARTITION_COLUMN
-from trailsmith.warehouse.staging import IDS_SCHEMA, FinalFile, FinalizeTask, StagedFile, ids_path
+from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile
 
 if TYPE_CHECKING:
     from trailsmith.ingestion.s3 import Fetcher
@@ -84,22 +86,44 @@ _LOW_CARDINALITY = [
     leaf for field in EVENTS_SCHEMA if field.name not in _UNIQUE_COLUMNS for leaf in _leaf_paths(field)
 ]
 
+#: Columns whose min/max statistics can skip row groups: rows of a date come file by file, so time, account
+#: and region cluster; names and flags are cheap. Statistics on unclustered strings (principals, IPs, user
+#: agents, the nested identity's ARNs ...) never skip anything and cost 12% of the write (measured: 2.27 ->
+#: 2.00 us per row, 160k rows of the small-file benchmark).
+_STATISTICS = [
+    "eventTime",
+    "recipientAccountId",
+    "awsRegion",
+    "userIdentity.accountId",
+    "userIdentity.type",
+    "eventSource",
+    "eventName",
+    "errorCode",
+    "readOnly",
+    "managementEvent",
+    "eventType",
+    "eventCategory",
+]
+
 #: Parquet settings of every data file in the warehouse: zstd level 1 (level 3 costs 20% more time for 5%
-#: less space on CloudTrail); dictionaries and min/max statistics only where values repeat (names, ARNs,
-#: regions, times ...): on the JSON blobs and the ids they cost time (14% of the write, measured) and never
-#: prune anything.
+#: less space on CloudTrail; negative levels save 10% of the time for 40% more space); dictionaries where
+#: values repeat (names, ARNs, regions, times ...): on the JSON blobs and the ids they cost time and never
+#: shrink anything; statistics where they can skip row groups (see _STATISTICS).
 PARQUET_OPTIONS = {
     "compression": "zstd",
     "compression_level": 1,
     "use_dictionary": _LOW_CARDINALITY,
-    "write_statistics": _LOW_CARDINALITY,
+    "write_statistics": _STATISTICS,
 }
-#: Rows per Parquet row group: about 3 MB of zstd, and what a writer buffers (about 45 MB of Arrow); 64k
-#: rows measured the same speed with a 25% higher peak for the whole ingest (2 workers, 4M events).
-ROW_GROUP_ROWS = 32 * 1024
+#: Rows per Parquet row group: about 1.5 MB of zstd, and what a worker holds per open date until the group
+#: is full (about 30 MB of Arrow for large events). 32k rows measured the same speed and file size and 185 MB
+#: more peak memory for one worker on the few-large-files benchmark.
+ROW_GROUP_ROWS = 16 * 1024
 #: Rows per final Parquet file (about 60-100 MB of zstd CloudTrail).
 TARGET_ROWS = 1024 * 1024
 _CONVERT_RECORDS = 4 * 1024
+#: Rows a worker may hold for row groups not yet full, over all its open dates (see Worker._write).
+_PENDING_ROWS = 2 * ROW_GROUP_ROWS
 
 
 @dataclass(frozen=True)
@@ -107,6 +131,7 @@ class WorkerOptions:
     staging: str  # this batch's staging directory
     quarantine_files: str  # where bad files' bytes go (content-addressed, idempotent)
     warehouse_root: str
+    prefix: str = "part"  # staged files are named {prefix}-w{worker_id}-{n}.parquet: unique in a commit
     worker_id: int = 0
     max_open_files: int = 64
     s3_concurrency: int = 16
@@ -140,6 +165,8 @@ class TaskResult:
     not_carried: set[str] = field(default_factory=set)  # see DecodedFile.not_carried
     #: files decoded, by decoder (``compiled.COMPILED`` or ``compiled.PYTHON``)
     decoders: dict[str, int] = field(default_factory=dict)
+    #: events left out as later copies of one this worker already wrote (see .copies)
+    duplicates: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,42 +175,19 @@ class FlushResult:
     quarantine: str | None  # staged quarantine index part, if anything was quarantined
 
 
-class _StagedWriter:
-    """One date's staged rows: an LZ4 Arrow IPC file and its eventID sidecar, written batch by batch."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.rows = 0
-        self._rows = pa.ipc.new_file(path, EVENTS_SCHEMA, options=pa.ipc.IpcWriteOptions(compression="lz4"))
-        self._ids = pq.ParquetWriter(
-            ids_path(str(path)), IDS_SCHEMA, compression="lz4", use_dictionary=["sourceFile"]
-        )
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        self._rows.write_batch(batch)
-        self._ids.write_batch(
-            pa.record_batch([batch.column("eventID"), batch.column("sourceFile")], schema=IDS_SCHEMA)
-        )
-        self.rows += batch.num_rows
-
-    def close(self) -> None:
-        self._rows.close()
-        self._ids.close()
-
-
 class Worker:
     """Turns input files into staged Parquet files (see module docstring)."""
 
     def __init__(self, options: WorkerOptions) -> None:
         self.options = options
-        self._writers: dict[str, _StagedWriter] = {}
+        self._writers: dict[str, _ParquetRows] = {}
         self._done: list[StagedFile] = []
         self._sequence = 0
         self._quarantined: list[quarantine.Item] = []
         self._fetcher: Fetcher | None = None
-        module = compiled.load()
-        self._compiled = compiled.Batches(module) if module is not None else None
+        self._module = compiled.load()
+        self._compiled = compiled.Batches(self._module) if self._module is not None else None
+        self._copies = FirstCopies(self._module)
         self._compiled_forms: list[str] = []  # the form of each file the compiled decoder holds rows of
 
     # --- reading ---------------------------------------------------------------------------------
@@ -208,6 +212,7 @@ class Worker:
     def process(self, entries: list[SourceEntry]) -> TaskResult:
         """Read, decode and stage ``entries``; returns what became of each file."""
         result = TaskResult()
+        self._copies = FirstCopies(self._module)  # a task's memory only: see .copies
         # (file, piece of it, first record, end, index of the piece's first record in the file): files are cut
         # into pieces so that no conversion holds more than _CONVERT_RECORDS records (bounded memory)
         pending: list[tuple[FileOutcome, DecodedFile, int, int, int]] = []
@@ -353,9 +358,9 @@ class Worker:
         result.events += batch.num_rows
         for form, count in forms.items():
             _count(result.events_by_form, form, count)
-        self._stage(batch)
+        self._stage(batch, result)
 
-    def _stage(self, batch: pa.RecordBatch) -> None:
+    def _stage(self, batch: pa.RecordBatch, result: TaskResult) -> None:
         if not batch.num_rows:
             return
         dates = pc.cast(batch.column("eventTime"), pa.date32())
@@ -368,25 +373,38 @@ class Worker:
             runs = pc.run_end_encode(dates)
         start = 0
         for end, value in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-            self._writer(value.isoformat()).write(batch.slice(start, end - start))
+            date, rows = value.isoformat(), batch.slice(start, end - start)
+            # without the events this worker already wrote (see .copies): slices, not a copy
+            kept = self._copies.keep(date, rows.column("eventID"), rows.column("sourceFile"))
+            for first, last in [(0, rows.num_rows)] if kept is None else kept:
+                self._write(date, rows.slice(first, last - first))
+            if kept is not None:
+                result.duplicates += rows.num_rows - sum(last - first for first, last in kept)
             start = end
 
-    def _writer(self, date: str) -> _StagedWriter:
+    def _write(self, date: str, batch: pa.RecordBatch) -> None:
         writer = self._writers.get(date)
         if writer is None:
             if len(self._writers) >= self.options.max_open_files:
-                oldest = next(iter(self._writers))
-                self._close(oldest)
-            self._sequence += 1
-            name = f"w{self.options.worker_id}-{self._sequence:05d}.arrow"
-            writer = _StagedWriter(Path(self.options.staging) / f"{PARTITION_COLUMN}={date}" / name)
+                self._close(next(iter(self._writers)))
+            directory = Path(self.options.staging) / f"{PARTITION_COLUMN}={date}"
+            writer = _ParquetRows(directory, date, self._name)
             self._writers[date] = writer
-        return writer
+        writer.write(batch)
+        if len(self._writers) > 1 and sum(w.pending_rows for w in self._writers.values()) > _PENDING_ROWS:
+            # Rows wait for a full row group of their date; when many dates are open at once, the fuller
+            # ones go out early (shorter row groups) rather than holding a row group's worth of each.
+            for open_writer in self._writers.values():
+                if open_writer.pending_rows >= ROW_GROUP_ROWS // 4:
+                    open_writer.flush()
+
+    def _name(self) -> str:
+        self._sequence += 1
+        return f"{self.options.prefix}-w{self.options.worker_id}-{self._sequence:05d}.parquet"
 
     def _close(self, date: str) -> None:
         writer = self._writers.pop(date)
-        writer.close()
-        self._done.append(StagedFile(str(writer.path), date, writer.rows))
+        self._done.extend(StagedFile(f.path, f.date, f.rows, f.bytes) for f in writer.close())
 
     def flush(self) -> FlushResult:
         """Close every open file; returns the staged data files and quarantine index part."""
@@ -401,28 +419,26 @@ class Worker:
             )
             pq.write_table(quarantine.to_table(self._quarantined), staged_quarantine, compression="zstd")
             self._quarantined = []
+        release_memory()  # the last row groups are out: idle until the commit asks again
         return FlushResult(done, staged_quarantine)
 
     # --- phase 2 ---------------------------------------------------------------------------------
 
     def finalize(self, task: FinalizeTask) -> list[FinalFile]:
-        """Write ``task``'s final Parquet files (see the module docstring); returns them."""
-        out = _FinalWriter(task)
-        for path in task.merge:
+        """Write ``task``'s files again, minus the rows it leaves out (see the module docstring)."""
+        numbers = itertools.count()
+        out = _ParquetRows(
+            Path(task.directory), task.date, lambda: f"{task.prefix}-{next(numbers):03d}.parquet"
+        )
+        for path, drops in task.inputs:
+            offset = 0
             # One row group at a time, unthreaded, not pre-buffered: iter_batches holds far more (a 680k-row
             # file measured 418 MB peak for the process against 282 MB this way, at the same speed).
             with pq.ParquetFile(path, pre_buffer=False) as source:
                 for index in range(source.num_row_groups):
                     for batch in source.read_row_group(index, use_threads=False).to_batches():
-                        out.write(batch)
-        for path, drops in task.staged:
-            offset = 0
-            with pa.OSFile(path) as source:  # not memory-mapped: mapped pages would count as resident
-                reader = pa.ipc.open_file(source)
-                for index in range(reader.num_record_batches):
-                    batch = reader.get_batch(index)
-                    out.write(_without(batch, offset, drops))
-                    offset += batch.num_rows
+                        out.write(_without(batch, offset, drops))
+                        offset += batch.num_rows
         return out.close()
 
     # --- bad input -------------------------------------------------------------------------------
@@ -444,48 +460,52 @@ class Worker:
         result.problems.append((outcome.uri, index, reason))
 
 
-class _FinalWriter:
-    """Final Parquet files of one date, each of at most TARGET_ROWS rows, row groups of ROW_GROUP_ROWS."""
+class _ParquetRows:
+    """Rows of one date written to Parquet in the final format: files of at most ``TARGET_ROWS`` rows, row
+    groups of ``ROW_GROUP_ROWS`` (shorter only at a file's end, or when ``flush`` is called early).
+    ``name()`` names each new file."""
 
-    def __init__(self, task: FinalizeTask) -> None:
-        self.task = task
+    def __init__(self, directory: Path, date: str, name: Callable[[], str]) -> None:
+        self.directory = directory
+        self.date = date
+        self.name = name
         self.files: list[FinalFile] = []
+        self.pending_rows = 0  # rows held in memory for the next row group
         self._writer: pq.ParquetWriter | None = None
         self._path = ""
-        self._rows = 0
+        self._rows = 0  # rows of the open file, written or pending
         self._pending: list[pa.RecordBatch] = []
-        self._pending_rows = 0
 
     def write(self, batch: pa.RecordBatch) -> None:
         while batch.num_rows:
-            room = TARGET_ROWS - self._rows - self._pending_rows
+            room = min(ROW_GROUP_ROWS - self.pending_rows, TARGET_ROWS - self._rows)
             head, batch = batch.slice(0, room), batch.slice(room)
             self._pending.append(head)
-            self._pending_rows += head.num_rows
-            if self._pending_rows >= ROW_GROUP_ROWS:
-                self._flush()
-            if self._rows + self._pending_rows >= TARGET_ROWS:
+            self.pending_rows += head.num_rows
+            self._rows += head.num_rows
+            if self.pending_rows >= ROW_GROUP_ROWS:
+                self.flush()
+            if self._rows >= TARGET_ROWS:
                 self._finish()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write the rows held as a row group (a short one when called before it is full)."""
         if not self._pending:
             return
         if self._writer is None:
-            directory = Path(self.task.directory)
-            directory.mkdir(parents=True, exist_ok=True)
-            self._path = str(directory / f"{self.task.prefix}-{len(self.files):03d}.parquet")
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._path = str(self.directory / self.name())
             self._writer = pq.ParquetWriter(self._path, EVENTS_SCHEMA, **PARQUET_OPTIONS)
         self._writer.write_table(
             pa.Table.from_batches(self._pending, EVENTS_SCHEMA), row_group_size=ROW_GROUP_ROWS
         )
-        self._rows += self._pending_rows
-        self._pending, self._pending_rows = [], 0
+        self._pending, self.pending_rows = [], 0
 
     def _finish(self) -> None:
-        self._flush()
+        self.flush()
         if self._writer is not None:
             self._writer.close()
-            self.files.append(FinalFile(self._path, self.task.date, self._rows, os.path.getsize(self._path)))
+            self.files.append(FinalFile(self._path, self.date, self._rows, os.path.getsize(self._path)))
         self._writer, self._rows = None, 0
 
     def close(self) -> list[FinalFile]:

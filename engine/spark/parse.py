@@ -102,8 +102,8 @@ class _SparkWorker(Worker):
         self._out: _StagedRows | None = None
         self.bad_files: dict[str, bytes] = {}
 
-    def _stage(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows and self._out is not None:
+    def _stage(self, batch: pa.RecordBatch, result: TaskResult) -> None:
+        if batch.num_rows and self._out is not None:  # duplicates are left to the Spark job
             self._out.write(batch)
 
     def _reject(self, outcome: FileOutcome, data: bytes | None, reason: str, result: TaskResult) -> None:

@@ -1,12 +1,15 @@
-"""Between the two worker phases, and after them: deduplicate, plan the final files, commit atomically.
+"""Between the two worker phases, and after them: deduplicate, plan the rewrites, commit atomically.
 
-Duplicates are found from the staged ``eventID`` sidecars alone (a cheap DuckDB scan that spills to disk
-if it must), never by loading rows: a staged row is left out when its ``(eventDate, eventID)`` is already
-committed, or when another staged row has it and comes first in ``(sourceFile, file, row)`` order, so the
-choice is deterministic.
+Duplicates are found from the staged files' ``eventID`` and ``sourceFile`` columns alone (a cheap DuckDB
+scan that spills to disk if it must), never by loading rows: a staged row is left out when its
+``(eventDate, eventID)`` is already committed, or when another staged row has it and comes first in
+``(sourceFile, file, row)`` order, so the choice is deterministic.
 
-"Compact as you go": each date touched by a batch gets its final files rewritten together with the date's
-committed files under ``SMALL_ROWS`` rows, so a partition holds large files plus at most one small one.
+Staged files are written in the final format, so a file with nothing to leave out is committed as it is
+(moved, never rewritten); one that holds a duplicate is written again without it. Small files are the
+price of writing once: each commit adds a file per worker for each date it touches. So a date may hold
+up to ``SMALL_FILES`` files under ``SMALL_ROWS`` rows (more with many workers, see :func:`plan`); a commit
+that would leave more folds them all into large ones.
 """
 
 from __future__ import annotations
@@ -23,14 +26,18 @@ import pyarrow.parquet as pq
 from trailsmith.errors import WarehouseError
 from trailsmith.warehouse.integrity import Inspector, Problem, sha256
 from trailsmith.warehouse.schema import PARTITION_COLUMN
-from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile, ids_path
+from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile
 from trailsmith.warehouse.store import DataFile, Part, Snapshot, Warehouse
 
 if TYPE_CHECKING:
     import duckdb
 
-#: Committed files under this many rows are merged into the next commit that touches their date.
+#: Files under this many rows are small: see SMALL_FILES.
 SMALL_ROWS = 512 * 1024
+#: Small files a date may hold; a commit that would leave more rewrites them together into large files.
+#: Each rewrite folds in a row at most once per SMALL_FILES commits touching its date (and rows never
+#: once a date's files are large), against once per commit when every commit merged a date's small files.
+SMALL_FILES = 8
 
 
 @dataclass(frozen=True)
@@ -68,17 +75,20 @@ def duplicates(
     staged_rows = (
         "SELECT eventDate, eventID, sourceFile, filename, file_row_number FROM read_parquet($staged, "
         f"{hive}, filename = true, file_row_number = true)"
-    )
+    )  # the staged files' two id columns: a small part of their bytes
+    # Candidates first, by a 64-bit hash of the eventID (grouping a million of them costs a third of
+    # grouping the strings, measured); the copies are then told apart by the eventID itself.
     query = f"""
         WITH s AS ({staged_rows}),
-        repeated AS (SELECT eventDate, eventID FROM s GROUP BY eventDate, eventID HAVING count(*) > 1)
+        repeated AS (
+            SELECT eventDate, hash(eventID) AS h FROM read_parquet($staged, {hive})
+            WHERE eventID IS NOT NULL GROUP BY ALL HAVING count(*) > 1)
         SELECT filename, file_row_number FROM (
             SELECT filename, file_row_number, row_number() OVER (
                 PARTITION BY eventDate, eventID ORDER BY sourceFile, filename, file_row_number) AS copy
-            FROM s SEMI JOIN repeated USING (eventDate, eventID))
+            FROM s SEMI JOIN repeated ON s.eventDate = repeated.eventDate AND hash(s.eventID) = repeated.h)
         WHERE copy > 1"""
-    sidecars = {ids_path(f.path): f.path for f in staged}
-    parameters: dict[str, object] = {"staged": list(sidecars)}
+    parameters: dict[str, object] = {"staged": [f.path for f in staged]}
     if existing:
         query += f"""
         UNION
@@ -97,23 +107,58 @@ def duplicates(
             hint=f"Run 'trailsmith verify --warehouse {root}' to find the damaged file",
         ) from None
     for filename, row in found:
-        drops[sidecars[filename]].append(row)
+        drops[filename].append(row)
     return {name: sorted(rows) for name, rows in drops.items()}
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a batch's commit does with its staged files."""
+
+    kept: list[FinalFile]  # staged files committed as they are
+    tasks: list[FinalizeTask]  # files the workers write again (see FinalizeTask)
+    replaced: list[DataFile]  # committed files those tasks fold in, deleted after the commit
+
+
 def plan(
-    warehouse: Warehouse, snapshot: Snapshot, staged: list[StagedFile], drops: dict[str, list[int]], tag: str
-) -> tuple[list[FinalizeTask], list[DataFile]]:
-    """One finalize task per date touched, and the committed files those tasks replace."""
+    warehouse: Warehouse,
+    snapshot: Snapshot,
+    staged: list[StagedFile],
+    drops: dict[str, list[int]],
+    tag: str,
+    *,
+    small_files: int = SMALL_FILES,
+) -> Plan:
+    """Which staged files are committed as written, and which the workers write again (see module doc).
+
+    Per date: a staged file with rows to leave out is rewritten without them (dropped whole when nothing
+    is left); when the date's small files, committed and new, would number more than ``small_files``
+    (the ingest passes at least two per worker, as each worker writes its own), they are all rewritten
+    together, with the committed ones replaced. Every other staged file is kept.
+    """
     by_date: dict[str, list[StagedFile]] = defaultdict(list)
     for staged_file in staged:
         by_date[staged_file.date].append(staged_file)
+    kept: list[FinalFile] = []
     tasks: list[FinalizeTask] = []
     replaced: list[DataFile] = []
     for date in sorted(by_date):
-        if all(f.rows == len(drops.get(f.path, ())) for f in by_date[date]):
+        new = [
+            (f, drops.get(f.path, []))
+            for f in sorted(by_date[date], key=lambda f: f.path)
+            if f.rows > len(drops.get(f.path, ()))
+        ]
+        if not new:
             continue  # nothing new for this date: leave its files alone
-        merge = [f for f in snapshot.files_for({date}) if f.rows < SMALL_ROWS]
+        small_committed = [f for f in snapshot.files_for({date}) if f.rows < SMALL_ROWS]
+        small_new = {f.path for f, rows in new if f.rows - len(rows) < SMALL_ROWS}
+        fold = len(small_committed) + len(small_new) > small_files
+        merge = small_committed if fold else []
+        rewrite = [(f, rows) for f, rows in new if rows or (fold and f.path in small_new)]
+        rewritten = {f.path for f, _ in rewrite}
+        kept += [FinalFile(f.path, f.date, f.rows, f.bytes) for f, _ in new if f.path not in rewritten]
+        if not rewrite:
+            continue
         _check(warehouse, snapshot, merge, [])  # before the workers fold them into new files
         replaced.extend(merge)
         tasks.append(
@@ -121,11 +166,11 @@ def plan(
                 date=date,
                 directory=str(warehouse.staging_dir / f"final-{tag}" / f"{PARTITION_COLUMN}={date}"),
                 prefix=f"part-{tag}",
-                merge=[str(warehouse.path(f.path)) for f in merge],
-                staged=[(f.path, drops.get(f.path, [])) for f in sorted(by_date[date], key=lambda f: f.path)],
+                inputs=[(str(warehouse.path(f.path)), []) for f in merge]
+                + [(f.path, rows) for f, rows in rewrite],
             )
         )
-    return tasks, replaced
+    return Plan(kept, tasks, replaced)
 
 
 def commit(

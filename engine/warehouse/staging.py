@@ -1,36 +1,33 @@
-"""What a batch leaves in staging before it is committed, and the files the commit writes.
+"""What a batch leaves in staging before it is committed, and the files the commit moves into place.
 
-The ingest's workers write each date's rows to a staged Arrow IPC file with an ``eventID`` sidecar; the
-commit (:mod:`trailsmith.warehouse.commit`) finds duplicates across them and asks the workers to write the
-final Parquet files. These values pass between the two, across processes.
-
->>> ids_path("/tmp/stage/2024-08-01-0.arrow")
-'/tmp/stage/2024-08-01-0.ids.parquet'
+The ingest's workers write each date's rows straight to Parquet files in the warehouse's final format
+(:class:`StagedFile`). The commit (:mod:`trailsmith.warehouse.commit`) finds duplicates from their
+``eventID`` columns, moves the files with nothing to leave out into place as they are, and asks the
+workers to rewrite only the rest (:class:`FinalizeTask`): files that hold a duplicate, and a date's small
+files once there are too many of them. These values pass between the two, across processes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import pyarrow as pa
-
 
 @dataclass(frozen=True)
 class StagedFile:
-    path: str  # Arrow IPC file of one date's rows; ``ids_path(path)`` is its eventID sidecar
+    path: str  # a Parquet file of one date's rows, in the final format (schema, row groups, settings)
     date: str
     rows: int
+    bytes: int
 
 
 @dataclass(frozen=True)
 class FinalizeTask:
-    """Write one date's final files: committed small files to merge, then staged rows minus ``drops``."""
+    """Write one date's files again: ``inputs`` in their order, each minus its listed rows."""
 
     date: str
-    directory: str  # where the final files go
+    directory: str  # where the new files go
     prefix: str  # file name prefix, unique per commit
-    merge: list[str]  # committed Parquet files of this date to fold in
-    staged: list[tuple[str, list[int]]]  # (staged IPC file, sorted row numbers to leave out)
+    inputs: list[tuple[str, list[int]]]  # (Parquet file, sorted row numbers to leave out)
 
 
 @dataclass(frozen=True)
@@ -39,11 +36,3 @@ class FinalFile:
     date: str
     rows: int
     bytes: int
-
-
-def ids_path(staged: str) -> str:
-    """The eventID/sourceFile sidecar of a staged IPC file."""
-    return staged[: -len(".arrow")] + ".ids.parquet"
-
-
-IDS_SCHEMA = pa.schema([pa.field("eventID", pa.string()), pa.field("sourceFile", pa.string())])

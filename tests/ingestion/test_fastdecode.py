@@ -30,6 +30,7 @@ import trailsmith
 from helpers.events import ACCOUNT, event, write_records
 from trailsmith.ingestion import compiled
 from trailsmith.ingestion.arrowize import to_batch
+from trailsmith.ingestion.copies import FirstCopies
 from trailsmith.ingestion.decode import FileRejected, decode_text_pieces, json_text
 
 HERE = Path(__file__).resolve()
@@ -282,6 +283,59 @@ def differential_hostile(module: ModuleType) -> None:
     run()
 
 
+def differential_seen(module: ModuleType) -> None:
+    """The extension's set of eventIDs (``Seen``, behind ``copies.FirstCopies``) against the dict it
+    stands in for: random ids (empty, long, non-ASCII, null, repeated), slices, dates and sources in any
+    order give the same runs of rows to write."""
+
+    @settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["2024-03-01", "2024-03-02"]),
+                st.lists(
+                    st.tuples(
+                        st.one_of(
+                            st.none(),
+                            st.sampled_from(["a", "b", "", "é", "x" * 5000]),
+                            st.text(max_size=40),
+                        ),
+                        st.sampled_from(["s3://b/3", "s3://b/1", "s3://b/2", "/tmp/é"]),
+                    ),
+                    max_size=60,
+                ),
+                st.integers(0, 5),
+            ),
+            max_size=8,
+        )
+    )
+    def run(calls: list[tuple[str, list[tuple[str | None, str]], int]]) -> None:
+        compiled_copies, python_copies = FirstCopies(module), FirstCopies(None)
+        for date, rows, cut in calls:
+            ids = pa.array([i for i, _ in rows], pa.string())
+            sources = pa.array([s for _, s in rows], pa.string())
+            if cut < len(rows):  # a slice, as the worker passes: offset buffers, not from zero
+                ids, sources = ids.slice(cut), sources.slice(cut)
+            assert compiled_copies.keep(date, ids, sources) == python_copies.keep(date, ids, sources)
+
+    run()
+    seen = module.Seen()
+    ids = pa.array(["a", "bb"])
+    _, offsets, data = ids.buffers()
+    values = bytes(8)
+    for arguments, message in (
+        ((offsets, data, None, 0, 3, bytes(12)), "too short"),  # more rows than the offsets hold
+        ((offsets, data, None, 0, 2, bytes(4)), "too short"),  # fewer values than rows
+        ((offsets, data, None, -1, 2, values), "too short"),
+        ((offsets, data[:2], None, 0, 2, values), "outside the data"),  # offsets past the data
+        ((bytes(4) + (-5).to_bytes(4, "little", signed=True) * 2, data, None, 0, 2, values), "outside"),
+        ((offsets, data, b"", 0, 2, values), "too short"),  # a validity bitmap too short
+    ):
+        with pytest.raises(ValueError, match=message):
+            seen.first(*arguments)
+    assert seen.size == 0
+
+
 def hostile_corpus() -> list[bytes]:
     """The ingest tests' bad files and records, and hand-made texts at the edges of the grammar."""
     spec = importlib.util.spec_from_file_location("ingest_cases", HERE.parent / "test_ingest.py")
@@ -345,10 +399,17 @@ def run_all(module: ModuleType) -> int:
     taken = sum(check(module, text) for text in hostile_corpus())
     differential_random(module)
     differential_hostile(module)
+    differential_seen(module)
     return taken
 
 
 # --- tests ---------------------------------------------------------------------------------------------
+
+
+@needs_extension
+def test_the_set_of_event_ids_answers_as_the_dict_does() -> None:
+    assert MODULE is not None
+    differential_seen(MODULE)
 
 
 @needs_extension

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -289,19 +291,91 @@ def test_two_workers_and_many_batches_give_the_same_table(tmp_path: Path) -> Non
     assert rows(tmp_path / "one", query) == rows(tmp_path / "two", query)
 
 
-def test_small_files_of_a_partition_are_compacted(tmp_path: Path) -> None:
+def on_day(day: int, n: int) -> dict[str, Any]:
+    return event(n, eventTime=f"2024-03-{day:02d}T10:{n % 60:02d}:00Z")
+
+
+def data_files(warehouse: Path) -> list[str]:
+    """The events files on disk, relative to the warehouse root."""
+    return sorted(p.relative_to(warehouse).as_posix() for p in (warehouse / "events").rglob("*.parquet"))
+
+
+def test_rows_are_written_once_and_only_files_with_a_duplicate_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import trailsmith.ingestion.worker
+
+    rewritten: list[list[tuple[str, list[int]]]] = []
+    finalize = trailsmith.ingestion.worker.Worker.finalize
+
+    def counted(self: trailsmith.ingestion.worker.Worker, task: Any) -> Any:
+        rewritten.append([(Path(path).name, drops) for path, drops in task.inputs])
+        return finalize(self, task)
+
+    monkeypatch.setattr(trailsmith.ingestion.worker.Worker, "finalize", counted)
     source = tmp_path / "in"
-    for n in range(12):
-        write_records(source / s3_key(1, n), [event(3 * (20 * n + k)) for k in range(20)])
-    trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per file
+    for n in range(4):  # two dates, two files each
+        write_records(source / s3_key(1 + n % 2, n), [on_day(1 + n % 2, 10 * n + k) for k in range(10)])
+    # a redelivered file beside its first copy, and a file that repeats its own first event
+    write_records(source / s3_key(1, 4), [on_day(1, k) for k in range(10)])
+    write_records(source / s3_key(1, 6), [on_day(1, 300), on_day(1, 301), on_day(1, 300)])
+    report = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (report.events_new, report.events_duplicate, report.commits) == (42, 11, 1)
+    assert rewritten == []  # every staged file was committed as the worker wrote it: copies never written
+    kept = dict(rows(tmp_path / "wh", "SELECT eventID, sourceFile FROM events"))
+    assert kept[on_day(1, 3)["eventID"]].endswith(s3_key(1, 0))  # the copy of the first file in URI order
     snapshot = Warehouse(tmp_path / "wh").snapshot()
-    assert snapshot.version == 12
-    assert len(snapshot.files) == 1  # each commit folded the small file of the date into its new one
-    on_disk = sorted(
-        p.relative_to(tmp_path / "wh").as_posix() for p in (tmp_path / "wh" / "events").rglob("*.parquet")
-    )
-    assert on_disk == sorted(f.path for f in snapshot.files)  # replaced files are gone
-    assert len(event_ids(tmp_path / "wh")) == 240
+    assert sorted(f.rows for f in snapshot.files) == [20, 22]
+    names = [Path(f.path).name for f in snapshot.files]
+    assert all(re.fullmatch(r"part-00000001-[0-9a-f]{8}-w0-\d{5}\.parquet", name) for name in names)
+    assert data_files(tmp_path / "wh") == sorted(f.path for f in snapshot.files)
+
+    # a second run: one file repeats two known events of day 1, one is new on day 2
+    write_records(source / s3_key(1, 8), [on_day(1, 2), on_day(1, 100), on_day(1, 4)])
+    write_records(source / s3_key(2, 9), [on_day(2, 200)])
+    report = trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+    assert (report.events_new, report.events_duplicate) == (2, 2)
+    assert len(rewritten) == 1  # only the day-1 file that held the duplicates, without rows 0 and 2
+    [[(name, drops)]] = rewritten
+    assert re.fullmatch(r"part-00000002-[0-9a-f]{8}-w0-00001\.parquet", name)  # this run's staged file
+    assert drops == [0, 2]
+    assert len(event_ids(tmp_path / "wh")) == 44
+    snapshot = Warehouse(tmp_path / "wh").snapshot()
+    assert sorted(f.rows for f in snapshot.files) == [1, 1, 20, 22]
+    assert data_files(tmp_path / "wh") == sorted(f.path for f in snapshot.files)
+    assert not any((tmp_path / "wh" / "_trailsmith" / "staging").iterdir())
+
+
+def test_the_copy_kept_is_the_first_in_uri_order_whatever_the_reading_order(tmp_path: Path) -> None:
+    # read first (its path says day 1) but later in URI order (us-east-1 > eu-west-1): the commit, not the
+    # worker, leaves its copy out, by writing its file again
+    write_records(tmp_path / "in" / s3_key(1, 1, region="us-east-1"), [on_day(2, 5), on_day(2, 6)])
+    write_records(tmp_path / "in" / s3_key(2, 2, region="eu-west-1"), [on_day(2, 5), on_day(2, 7)])
+    for workers in (1, 2):
+        report = trailsmith.ingest([str(tmp_path / "in")], tmp_path / f"wh{workers}", workers=workers)
+        assert (report.events_new, report.events_duplicate) == (3, 1)
+        kept = dict(rows(tmp_path / f"wh{workers}", "SELECT eventID, sourceFile FROM events"))
+        assert kept[on_day(2, 5)["eventID"]].endswith(s3_key(2, 2, region="eu-west-1"))
+        assert len(kept) == 3
+
+
+def test_a_date_holds_few_small_files(tmp_path: Path) -> None:
+    from trailsmith.warehouse.commit import SMALL_FILES
+
+    source = tmp_path / "in"
+    counts = []
+    for n in range(3 * SMALL_FILES):  # one commit per run, each adding a small file to the same date
+        write_records(source / s3_key(1, n), [event(3 * (20 * n + k)) for k in range(20)])
+        trailsmith.ingest([str(source)], tmp_path / "wh", workers=1)
+        snapshot = Warehouse(tmp_path / "wh").snapshot()
+        assert snapshot.version == n + 1
+        counts.append(len(snapshot.files))
+        assert data_files(tmp_path / "wh") == sorted(f.path for f in snapshot.files)  # replaced files gone
+    # each commit adds its file as written, until a commit would leave more than SMALL_FILES: that one
+    # folds them all into one
+    assert counts == [*range(1, SMALL_FILES + 1), *range(1, SMALL_FILES + 1), *range(1, SMALL_FILES + 1)]
+    assert max(counts) == SMALL_FILES
+    assert len(event_ids(tmp_path / "wh")) == 20 * 3 * SMALL_FILES
 
 
 def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
@@ -309,6 +383,7 @@ def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
 ) -> None:
     import pyarrow.parquet as pq
 
+    import trailsmith.ingestion.driver
     import trailsmith.ingestion.worker
 
     source = tmp_path / "in"
@@ -319,14 +394,18 @@ def test_compaction_folds_files_of_many_row_groups_and_splits_large_dates(
         trailsmith.ingestion.worker, "ROW_GROUP_ROWS", 7
     )  # every file has many row groups ...
     monkeypatch.setattr(trailsmith.ingestion.worker, "TARGET_ROWS", 100)  # ... and a date spans several files
+    monkeypatch.setattr(trailsmith.ingestion.driver, "SMALL_FILES", 1)  # one worker: up to 2 small files
     trailsmith.ingest([str(source)], tmp_path / "wh", workers=1, batch_bytes=1)  # one commit per source file
     snapshot = Warehouse(tmp_path / "wh").snapshot()
     assert snapshot.version == 6
-    assert sorted(f.rows for f in snapshot.files) == [40, 100, 100]  # each commit re-read the small file
+    # 40 | 40 40 | 100 20 (folded) | 100 60 | 100 100 | 100 100 40
+    assert sorted(f.rows for f in snapshot.files) == [40, 100, 100]
     for data_file in snapshot.files:
         metadata = pq.ParquetFile(tmp_path / "wh" / data_file.path).metadata
         assert metadata.num_rows == data_file.rows
-        assert metadata.num_row_groups == -(-data_file.rows // 7)
+        assert [metadata.row_group(i).num_rows for i in range(metadata.num_row_groups)] == [7] * (
+            data_file.rows // 7
+        ) + ([data_file.rows % 7] if data_file.rows % 7 else [])
     query = "SELECT eventID, eventTime, principalArn, requestParameters FROM events ORDER BY eventID"
     assert whole.events_new == 240
     assert rows(tmp_path / "wh", query) == rows(tmp_path / "whole", query)

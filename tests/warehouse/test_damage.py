@@ -296,13 +296,19 @@ def test_malformed_snapshot(
 
 @pytest.mark.parametrize("column", ["userAgent", "eventID"])
 def test_ingest_checks_the_bytes_it_merges(
-    capsys: pytest.CaptureFixture[str], warehouse: Path, column: str
+    capsys: pytest.CaptureFixture[str], warehouse: Path, column: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file of the right size with other bytes: the ingest fails in one line before merging it.
 
     The checksum finds it before the merge; a damaged eventID column may already fail the deduplication,
-    which reads it first: that too is one line.
+    which reads it first: that too is one line. An ingest that only adds a file beside it reads no more
+    of it than its eventIDs.
     """
+    import trailsmith.ingestion.driver
+
+    monkeypatch.setattr(
+        trailsmith.ingestion.driver, "SMALL_FILES", 1
+    )  # one worker: a date keeps 2 small files
     path = day_file(warehouse)
     metadata = pq.read_metadata(warehouse / path).row_group(0)
     [chunk] = [
@@ -314,10 +320,14 @@ def test_ingest_checks_the_bytes_it_merges(
 
     write_records(warehouse.parent / "new" / "c.json.gz", [event(30)])  # a new event of that day
     code, _, err = cli(capsys, "ingest", str(warehouse.parent / "new"), "-w", str(warehouse), "-q")
-    assert code == 1
-    if column == "userAgent":  # not read by the deduplication
+    if column == "userAgent":  # not read by the deduplication, and the day now holds two small files
+        assert code == 0
+        write_records(warehouse.parent / "new" / "d.json.gz", [event(33)])  # a third: the commit folds them
+        code, _, err = cli(capsys, "ingest", str(warehouse.parent / "new"), "-w", str(warehouse), "-q")
+        assert code == 1
         one_error_line(err, path, "has changed since its commit (SHA-256 differs)")
     else:
+        assert code == 1
         one_error_line(err)
     code, out, _ = cli(capsys, "verify", "-w", str(warehouse))
     assert code == 1 and f"damaged: {path}: has changed since its commit" in out
@@ -339,7 +349,8 @@ def test_old_snapshot_without_checksums_still_reads(
     # the next commit writes format 2, and keeps the old entries as they were
     write_records(warehouse.parent / "new" / "c.json.gz", [event(30)])  # on 2024-03-01
     assert cli(capsys, "ingest", str(warehouse.parent / "new"), "-w", str(warehouse), "-q")[0] == 0
-    assert [f.sha256 is None for f in Warehouse(warehouse).snapshot().files] == [False, True, True]
+    # (the new file goes beside the day's old one, which stays as format 1 recorded it)
+    assert [f.sha256 is None for f in Warehouse(warehouse).snapshot().files] == [True, False, True, True]
     assert cli(capsys, "sql", QUERY, "-w", str(warehouse), "-f", "csv")[1].split() == ["n", "10"]
     # a truncated old file is found by the size format 1 recorded
     path = truncate(warehouse, "2024-03-02")
