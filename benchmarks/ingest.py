@@ -123,7 +123,7 @@ STAGES = {
     "to Arrow (+ principalArn)": ("compiled.py", "take"),
     "to Arrow (Python decoder)": ("arrowize.py", "to_batch"),
     "leave out copies read before": ("copies.py", "keep"),
-    "Parquet encode and write (and rewrites')": ("parquet/core.py", "write_table"),
+    "Parquet encode and write (rewrites included)": ("parquet/core.py", "write_table"),
     "deduplicate (DuckDB)": ("commit.py", "duplicates"),
     "commit (move, checksum, snapshot)": ("commit.py", "commit"),
 }

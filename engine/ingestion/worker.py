@@ -49,7 +49,7 @@ from trailsmith.ingestion.entry import SourceEntry, is_s3
 from trailsmith.warehouse import quarantine
 from trailsmith.warehouse.records import Record
 from trailsmith.warehouse.schema import EVENTS_SCHEMA, PARTITION_COLUMN
-from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile
+from trailsmith.warehouse.staging import FinalFile, FinalizeTask
 
 if TYPE_CHECKING:
     from trailsmith.ingestion.s3 import Fetcher
@@ -171,7 +171,7 @@ class TaskResult:
 
 @dataclass(frozen=True)
 class FlushResult:
-    data: list[StagedFile]
+    data: list[FinalFile]
     quarantine: str | None  # staged quarantine index part, if anything was quarantined
 
 
@@ -181,7 +181,7 @@ class Worker:
     def __init__(self, options: WorkerOptions) -> None:
         self.options = options
         self._writers: dict[str, _ParquetRows] = {}
-        self._done: list[StagedFile] = []
+        self._done: list[FinalFile] = []
         self._sequence = 0
         self._quarantined: list[quarantine.Item] = []
         self._fetcher: Fetcher | None = None
@@ -404,7 +404,7 @@ class Worker:
 
     def _close(self, date: str) -> None:
         writer = self._writers.pop(date)
-        self._done.extend(StagedFile(f.path, f.date, f.rows, f.bytes) for f in writer.close())
+        self._done.extend(writer.close())
 
     def flush(self) -> FlushResult:
         """Close every open file; returns the staged data files and quarantine index part."""

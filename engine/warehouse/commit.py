@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from trailsmith.errors import WarehouseError
 from trailsmith.warehouse.integrity import Inspector, Problem, sha256
 from trailsmith.warehouse.schema import PARTITION_COLUMN
-from trailsmith.warehouse.staging import FinalFile, FinalizeTask, StagedFile
+from trailsmith.warehouse.staging import FinalFile, FinalizeTask
 from trailsmith.warehouse.store import DataFile, Part, Snapshot, Warehouse
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def open_duckdb(
 
 
 def duplicates(
-    connection: duckdb.DuckDBPyConnection, staged: list[StagedFile], existing: list[str]
+    connection: duckdb.DuckDBPyConnection, staged: list[FinalFile], existing: list[str]
 ) -> dict[str, list[int]]:
     """Staged file -> sorted row numbers to leave out (already committed, or a later copy of a staged row)."""
     import duckdb  # as in open_duckdb: the connection exists, so this costs nothing
@@ -123,7 +123,7 @@ class Plan:
 def plan(
     warehouse: Warehouse,
     snapshot: Snapshot,
-    staged: list[StagedFile],
+    staged: list[FinalFile],
     drops: dict[str, list[int]],
     tag: str,
     *,
@@ -136,7 +136,7 @@ def plan(
     (the ingest passes at least two per worker, as each worker writes its own), they are all rewritten
     together, with the committed ones replaced. Every other staged file is kept.
     """
-    by_date: dict[str, list[StagedFile]] = defaultdict(list)
+    by_date: dict[str, list[FinalFile]] = defaultdict(list)
     for staged_file in staged:
         by_date[staged_file.date].append(staged_file)
     kept: list[FinalFile] = []
@@ -156,7 +156,7 @@ def plan(
         merge = small_committed if fold else []
         rewrite = [(f, rows) for f, rows in new if rows or (fold and f.path in small_new)]
         rewritten = {f.path for f, _ in rewrite}
-        kept += [FinalFile(f.path, f.date, f.rows, f.bytes) for f, _ in new if f.path not in rewritten]
+        kept += [f for f, _ in new if f.path not in rewritten]
         if not rewrite:
             continue
         _check(warehouse, snapshot, merge, [])  # before the workers fold them into new files

@@ -1,23 +1,15 @@
 """What a batch leaves in staging before it is committed, and the files the commit moves into place.
 
 The ingest's workers write each date's rows straight to Parquet files in the warehouse's final format
-(:class:`StagedFile`). The commit (:mod:`trailsmith.warehouse.commit`) finds duplicates from their
-``eventID`` columns, moves the files with nothing to leave out into place as they are, and asks the
-workers to rewrite only the rest (:class:`FinalizeTask`): files that hold a duplicate, and a date's small
-files once there are too many of them. These values pass between the two, across processes.
+(:class:`FinalFile`, still in staging). The commit (:mod:`trailsmith.warehouse.commit`) finds duplicates
+from their ``eventID`` columns, moves the files with nothing to leave out into place as they are, and asks
+the workers to rewrite only the rest (:class:`FinalizeTask`): files that hold a duplicate, and a date's
+small files once it has too many. These values pass between the two, across processes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    path: str  # a Parquet file of one date's rows, in the final format (schema, row groups, settings)
-    date: str
-    rows: int
-    bytes: int
 
 
 @dataclass(frozen=True)
@@ -32,6 +24,9 @@ class FinalizeTask:
 
 @dataclass(frozen=True)
 class FinalFile:
+    """A Parquet file of one date's rows in the final format (schema, row groups, settings): written by a
+    worker into staging, then moved into the warehouse by the commit."""
+
     path: str
     date: str
     rows: int
